@@ -1,0 +1,187 @@
+// Package wire is the OFTP codec: Stream Transmission Buffer framing, the 18 commands of
+// every protocol level as typed values, and the subrecords of data exchange buffers.
+// It is pure: bytes in, values out, no I/O state beyond a framing reader.
+package wire
+
+// Level is the protocol release level carried in SSIDLEV.
+type Level int
+
+// Levels as RFC 5024 §5.3.2 numbers them. RFC 2204 peers announce 1.3 as 1; see
+// NormalizeLevel.
+const (
+	Level12 Level = 1
+	Level13 Level = 2
+	Level14 Level = 4
+	Level20 Level = 5
+)
+
+// Command codes, the first octet of every exchange buffer.
+const (
+	CodeSSRM byte = 'I'
+	CodeSSID byte = 'X'
+	CodeSECD byte = 'J'
+	CodeAUCH byte = 'A'
+	CodeAURP byte = 'S'
+	CodeSFID byte = 'H'
+	CodeSFPA byte = '2'
+	CodeSFNA byte = '3'
+	CodeDATA byte = 'D'
+	CodeCDT  byte = 'C'
+	CodeEFID byte = 'T'
+	CodeEFPA byte = '4'
+	CodeEFNA byte = '5'
+	CodeESID byte = 'F'
+	CodeCD   byte = 'R'
+	CodeEERP byte = 'E'
+	CodeNERP byte = 'N'
+	CodeRTR  byte = 'P'
+)
+
+// Command is one decoded exchange buffer.
+type Command interface {
+	// Code is the command letter, the first octet of the exchange buffer.
+	Code() byte
+	// Name is the RFC mnemonic, such as "SFID".
+	Name() string
+}
+
+// Mode is SSIDSR: which way files may flow for the sender of the SSID.
+type Mode byte
+
+const (
+	ModeSender   Mode = 'S'
+	ModeReceiver Mode = 'R'
+	ModeBoth     Mode = 'B'
+)
+
+// Format is SFIDFMT, the record format of the original file.
+type Format byte
+
+const (
+	FormatFixed        Format = 'F'
+	FormatVariable     Format = 'V'
+	FormatUnstructured Format = 'U'
+	FormatText         Format = 'T'
+)
+
+// Stamp is the virtual file date and time of SFID, EERP and NERP, always held in the
+// 2.0 form: Date is CCYYMMDD, Time is HHMMSScccc (cccc a counter 0001-9999). 1.3 frames
+// (YYMMDD, HHMMSS) are widened on decode and cut on encode.
+type Stamp struct {
+	Date string
+	Time string
+}
+
+// SSRM is the Responder's "ODETTE FTP READY" greeting.
+type SSRM struct{}
+
+// SSID is Start Session, sent by both sides.
+type SSID struct {
+	Level        Level
+	ID           string // SSIDCODE, the sender's identification code
+	Password     string
+	BufferSize   int // SSIDSDEB, includes the command octet
+	Mode         Mode
+	Compression  bool // buffer (subrecord) compression
+	Restart      bool
+	SpecialLogic bool
+	Credit       int
+	SecureAuth   bool // 2.0 only
+	User         string
+}
+
+// SECD is Security Change Direction.
+type SECD struct{}
+
+// AUCH carries a CMS EnvelopedData challenge.
+type AUCH struct{ Challenge []byte }
+
+// AURP returns the decrypted 20-octet challenge.
+type AURP struct{ Response []byte }
+
+// SFID is Start File.
+type SFID struct {
+	DatasetName   string
+	Stamp         Stamp
+	User          string
+	Destination   string
+	Originator    string
+	Format        Format
+	MaxRecordSize int
+	FileSize      int64 // KiB as transmitted
+	OriginalSize  int64 // KiB before security services (2.0)
+	RestartPos    int64
+	Security      int // SFIDSEC 0..3 (2.0)
+	Cipher        int // SFIDCIPH (2.0)
+	Compressed    bool
+	Enveloped     bool
+	SignedReceipt bool
+	Description   string
+}
+
+// SFPA is Start File Positive Answer.
+type SFPA struct{ AnswerCount int64 }
+
+// SFNA is Start File Negative Answer.
+type SFNA struct {
+	Reason int
+	Retry  bool
+	Text   string // 2.0 only
+}
+
+// DATA is a data exchange buffer; Payload is the subrecord stream after the 'D'.
+type DATA struct{ Payload []byte }
+
+// CDT is Set Credit.
+type CDT struct{}
+
+// EFID is End File.
+type EFID struct {
+	RecordCount int64
+	UnitCount   int64
+}
+
+// EFPA is End File Positive Answer.
+type EFPA struct{ ChangeDirection bool }
+
+// EFNA is End File Negative Answer.
+type EFNA struct {
+	Reason int
+	Text   string // 2.0 only
+}
+
+// ESID is End Session.
+type ESID struct {
+	Reason int
+	Text   string // 2.0 only
+}
+
+// CD is Change Direction.
+type CD struct{}
+
+// EERP is End to End Response.
+type EERP struct {
+	DatasetName string
+	Stamp       Stamp
+	User        string
+	Destination string // the file's originator
+	Originator  string // the file's final recipient
+	Hash        []byte // 2.0 only
+	Signature   []byte // 2.0 only
+}
+
+// NERP is Negative End Response (1.4 and later).
+type NERP struct {
+	DatasetName string
+	Stamp       Stamp
+	Destination string // the file's originator
+	Originator  string // the file's final recipient
+	Creator     string
+	Reason      int
+	Text        string // 2.0 only
+	Hash        []byte // 2.0 only
+	Signature   []byte // 2.0 only
+}
+
+// RTR is Ready To Receive.
+type RTR struct{}

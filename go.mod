@@ -1,0 +1,3 @@
+module github.com/oftp2/connector
+
+go 1.26
