@@ -3,6 +3,8 @@
 // It is pure: bytes in, values out, no I/O state beyond a framing reader.
 package wire
 
+import "strconv"
+
 // Level is the protocol release level carried in SSIDLEV.
 type Level int
 
@@ -185,3 +187,115 @@ type NERP struct {
 
 // RTR is Ready To Receive.
 type RTR struct{}
+
+func (SSRM) Code() byte { return CodeSSRM }
+func (SSID) Code() byte { return CodeSSID }
+func (SECD) Code() byte { return CodeSECD }
+func (AUCH) Code() byte { return CodeAUCH }
+func (AURP) Code() byte { return CodeAURP }
+func (SFID) Code() byte { return CodeSFID }
+func (SFPA) Code() byte { return CodeSFPA }
+func (SFNA) Code() byte { return CodeSFNA }
+func (DATA) Code() byte { return CodeDATA }
+func (CDT) Code() byte  { return CodeCDT }
+func (EFID) Code() byte { return CodeEFID }
+func (EFPA) Code() byte { return CodeEFPA }
+func (EFNA) Code() byte { return CodeEFNA }
+func (ESID) Code() byte { return CodeESID }
+func (CD) Code() byte   { return CodeCD }
+func (EERP) Code() byte { return CodeEERP }
+func (NERP) Code() byte { return CodeNERP }
+func (RTR) Code() byte  { return CodeRTR }
+
+func (SSRM) Name() string { return "SSRM" }
+func (SSID) Name() string { return "SSID" }
+func (SECD) Name() string { return "SECD" }
+func (AUCH) Name() string { return "AUCH" }
+func (AURP) Name() string { return "AURP" }
+func (SFID) Name() string { return "SFID" }
+func (SFPA) Name() string { return "SFPA" }
+func (SFNA) Name() string { return "SFNA" }
+func (DATA) Name() string { return "DATA" }
+func (CDT) Name() string  { return "CDT" }
+func (EFID) Name() string { return "EFID" }
+func (EFPA) Name() string { return "EFPA" }
+func (EFNA) Name() string { return "EFNA" }
+func (ESID) Name() string { return "ESID" }
+func (CD) Name() string   { return "CD" }
+func (EERP) Name() string { return "EERP" }
+func (NERP) Name() string { return "NERP" }
+func (RTR) Name() string  { return "RTR" }
+
+// CommandName returns the RFC mnemonic for a command letter, or "" for an unknown one.
+func CommandName(code byte) string {
+	switch code {
+	case CodeSSRM:
+		return "SSRM"
+	case CodeSSID:
+		return "SSID"
+	case CodeSECD:
+		return "SECD"
+	case CodeAUCH:
+		return "AUCH"
+	case CodeAURP:
+		return "AURP"
+	case CodeSFID:
+		return "SFID"
+	case CodeSFPA:
+		return "SFPA"
+	case CodeSFNA:
+		return "SFNA"
+	case CodeDATA:
+		return "DATA"
+	case CodeCDT:
+		return "CDT"
+	case CodeEFID:
+		return "EFID"
+	case CodeEFPA:
+		return "EFPA"
+	case CodeEFNA:
+		return "EFNA"
+	case CodeESID:
+		return "ESID"
+	case CodeCD:
+		return "CD"
+	case CodeEERP:
+		return "EERP"
+	case CodeNERP:
+		return "NERP"
+	case CodeRTR:
+		return "RTR"
+	}
+	return ""
+}
+
+// NormalizeLevel maps an SSIDLEV value to the level whose exchange buffer layouts apply:
+// 1 (RFC 2204's own value for 1.3, RFC 5024's for 1.2) and 2 both use the RFC 2204
+// layouts and give Level13; 4 gives Level14; 5 gives Level20. Values no RFC defines
+// (0, 3, 6-9) give 0, which Encode and Decode refuse.
+func NormalizeLevel(l Level) Level {
+	switch l {
+	case Level12, Level13:
+		return Level13
+	case Level14:
+		return Level14
+	case Level20:
+		return Level20
+	}
+	return 0
+}
+
+// String gives the release name, such as "2.0".
+func (l Level) String() string {
+	switch l {
+	case Level12:
+		return "1.2"
+	case Level13:
+		return "1.3"
+	case Level14:
+		return "1.4"
+	case Level20:
+		return "2.0"
+	}
+	return "level(" + strconv.Itoa(int(l)) + ")"
+}
