@@ -1,0 +1,4 @@
+identity {
+  ssid     = "O0013000000ACME"
+  password = "ACME"
+}
