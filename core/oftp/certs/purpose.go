@@ -90,7 +90,7 @@ func CheckPurpose(cert *x509.Certificate, p Purpose) error {
 		}
 	case PurposeSessionAuthentication, PurposeFileEncryption:
 		if _, ok := cert.PublicKey.(*rsa.PublicKey); !ok {
-			problem = "has a " + keyTypeName(cert) + " key, but OFTP encryption uses RSA key transport"
+			problem = "has key type " + keyTypeName(cert) + ", but OFTP encryption needs RSA (key transport)"
 		} else {
 			problem = needKU(cert, x509.KeyUsageKeyEncipherment)
 		}

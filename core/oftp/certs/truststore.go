@@ -421,8 +421,12 @@ func (s *TrustStore) buildChain(chain []*x509.Certificate, at time.Time) ([]*x50
 		}
 	case errors.As(err, &ci) && ci.Reason == x509.Expired:
 		ve.Reason = ReasonExpired
-		ve.Detail = fmt.Sprintf("has an issuing certificate %q that is expired or not yet valid", ci.Cert.Subject.String())
-		ve.Err = err
+		ve.Detail = fmt.Sprintf("has an issuing CA %q that is expired or not yet valid", ci.Cert.Subject.String())
+		if sub := checkValidity(ci.Cert, at); sub != nil {
+			ve.Reason = sub.Reason
+			ve.Detail = fmt.Sprintf("has an issuing CA %q that %s", ci.Cert.Subject.String(), sub.Detail)
+		}
+		ve.Cert = ci.Cert
 	default:
 		ve.Detail = "does not chain to a trusted root"
 		ve.Err = err
