@@ -44,15 +44,15 @@ func Decode(oeb []byte, lvl Level) (Command, error) {
 	}
 	switch code {
 	case CodeSECD:
-		return SECD{}, d.fixedLen(1)
+		return d.fixed(SECD{}, 1)
 	case CodeCD:
-		return CD{}, d.fixedLen(1)
+		return d.fixed(CD{}, 1)
 	case CodeRTR:
-		return RTR{}, d.fixedLen(1)
+		return d.fixed(RTR{}, 1)
 	case CodeCDT:
 		// CDTRSV1 is reserved: its content is not checked (§5.3: reserved fields "should"
 		// be spaces; robustness principle of §8.2).
-		return CDT{}, d.fixedLen(3)
+		return d.fixed(CDT{}, 3)
 	case CodeDATA:
 		return DATA{Payload: oeb[1:]}, nil
 	case CodeSFID:
@@ -102,6 +102,14 @@ func (d *decoder) fixedLen(n int) error {
 		return d.lengthError(fmt.Sprint(n))
 	}
 	return nil
+}
+
+// fixed returns c if the buffer has the command's fixed length n.
+func (d *decoder) fixed(c Command, n int) (Command, error) {
+	if err := d.fixedLen(n); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 func (d *decoder) fail(field string, err error) {
