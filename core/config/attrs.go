@@ -176,7 +176,6 @@ func (b *block) secret(name, fileName string) (Secret, *hcl.Attribute) {
 	inline, fromFile := b.attr(name), b.attr(fileName)
 	if inline != nil && fromFile != nil {
 		b.d.errorf(fromFile.NameRange, "Conflicting attributes", "Set either %s or %s, not both.", name, fileName)
-		return "", inline
 	}
 	if inline != nil {
 		s, a := b.str(name, "")

@@ -119,6 +119,7 @@ func (d *decoder) decodeIdentity(hb *hcl.Block) Identity {
 		d.code(a, "sfid", id.SFID)
 	}
 	id.Password, a = b.secret("password", "password_file")
+	d.ourPasswordGiven = a != nil
 	if a != nil {
 		if err := checkSentPassword(id.Password.Reveal()); err != nil {
 			d.errorf(a.Expr.Range(), "Invalid password", "%s.", err)
@@ -210,7 +211,7 @@ func (d *decoder) decodePartner(hb *hcl.Block, id *Identity) *Partner {
 		}
 	} else {
 		p.OurPassword = id.Password
-		if !id.Password.IsSet() {
+		if !d.ourPasswordGiven {
 			d.errorf(hb.DefRange, "Missing password", "Partner %q needs our_password (what we send it), or the identity block a password.", p.Name)
 		}
 	}
@@ -348,18 +349,17 @@ func (d *decoder) decodeSecurity(hb *hcl.Block, p *Partner, id *Identity) Securi
 	}
 
 	if p.Version != Version20 {
-		for _, n := range []string{"level", "cipher_suite", "file_compression", "signed_receipts", "secure_authentication"} {
-			a := b.attr(n)
-			if a == nil {
-				continue
+		for _, x := range []struct {
+			n  string
+			on bool
+		}{
+			{"level", s.Level != SecurityNone}, {"cipher_suite", s.CipherSuite != 0 && b.attr("cipher_suite") != nil},
+			{"file_compression", s.FileCompression}, {"signed_receipts", s.SignedReceipts},
+			{"secure_authentication", s.SecureAuthentication},
+		} {
+			if a := b.attr(x.n); a != nil && x.on {
+				d.errorf(a.Expr.Range(), "Needs OFTP 2.0", "%s is an OFTP 2.0 service; partner %q uses version %s.", x.n, p.Name, p.Version)
 			}
-			if n == "level" && s.Level == SecurityNone {
-				continue
-			}
-			if v, _ := b.boolean(n, false); !v && n != "level" && n != "cipher_suite" {
-				continue
-			}
-			d.errorf(a.Expr.Range(), "Needs OFTP 2.0", "%s is an OFTP 2.0 service; partner %q uses version %s.", n, p.Name, p.Version)
 		}
 	}
 	needsCert := s.Level != SecurityNone || s.SignedReceipts || s.SecureAuthentication

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 
 	"github.com/zclconf/go-cty/cty"
@@ -62,6 +64,10 @@ func (d *decoder) readSmallFile(name string) ([]byte, error) {
 	p := d.resolvePath(name)
 	b, err := d.opts.ReadFile(p)
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is already in the message
+		}
 		return nil, fmt.Errorf("reading %s: %w", p, err)
 	}
 	if len(b) > MaxSecretFileSize {

@@ -111,10 +111,25 @@ func Parse(filename string, src []byte, opts Options) (*Config, hcl.Diagnostics)
 	d := &decoder{opts: opts, base: base, diags: diags}
 	cfg := d.decodeRoot(file.Body)
 	cfg.Filename = filename
+	sortDiagnostics(d.diags)
 	if d.diags.HasErrors() {
 		return nil, d.diags
 	}
 	return cfg, d.diags
+}
+
+// sortDiagnostics orders diagnostics by position so they read top to bottom.
+func sortDiagnostics(diags hcl.Diagnostics) {
+	sort.SliceStable(diags, func(i, j int) bool {
+		a, b := diags[i].Subject, diags[j].Subject
+		switch {
+		case a == nil || b == nil:
+			return a == nil && b != nil
+		case a.Filename != b.Filename:
+			return a.Filename < b.Filename
+		}
+		return a.Start.Byte < b.Start.Byte
+	})
 }
 
 type decoder struct {
@@ -128,9 +143,26 @@ type decoder struct {
 	diags hcl.Diagnostics
 	// names of labelled blocks that other blocks may refer to, by kind
 	names map[string]map[string]hcl.Range
+	// duplicates are blocks whose label was already used; they are reported
+	// once and not decoded.
+	duplicates map[*hcl.Block]bool
+	// ourPasswordGiven is false only when the identity block exists and sets
+	// no password, so that partners without our_password are reported.
+	ourPasswordGiven bool
 }
 
 func (d *decoder) add(sev hcl.DiagnosticSeverity, rng hcl.Range, summary, detail string) {
+	// One error per source range: a value that failed to evaluate is not
+	// reported again by the checks that follow.
+	for _, prev := range d.diags {
+		if prev.Severity == hcl.DiagError && prev.Subject != nil &&
+			prev.Subject.Filename == rng.Filename && prev.Subject.Start == rng.Start {
+			return
+		}
+	}
+	if strings.HasSuffix(detail, "?.") || strings.HasSuffix(detail, "..") {
+		detail = detail[:len(detail)-1]
+	}
 	r := rng
 	d.diags = append(d.diags, &hcl.Diagnostic{Severity: sev, Summary: summary, Detail: detail, Subject: &r})
 }
@@ -177,6 +209,7 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 	// Collect labels first so references can be checked while decoding,
 	// whatever the order of blocks in the file.
 	d.names = map[string]map[string]hcl.Range{}
+	d.duplicates = map[*hcl.Block]bool{}
 	for _, kind := range []string{"listener", "partner", "plugin", "keys", "inbound", "outbound"} {
 		seen := map[string]hcl.Range{}
 		for _, b := range byType[kind] {
@@ -188,6 +221,7 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 			if prev, dup := seen[name]; dup {
 				d.errorf(b.LabelRanges[0], "Duplicate "+kind+" block",
 					"A %s block labelled %q was already defined at %s.", kind, name, prev.String())
+				d.duplicates[b] = true
 				continue
 			}
 			seen[name] = b.DefRange
@@ -200,6 +234,7 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 	} else {
 		cfg.Connector = d.decodeConnector(hcl.EmptyBody())
 	}
+	d.ourPasswordGiven = true
 	if b := d.single(byType["identity"], "identity"); b != nil {
 		cfg.Identity = d.decodeIdentity(b)
 	} else {
@@ -211,12 +246,18 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 		})
 	}
 	for _, b := range byType["listener"] {
+		if d.duplicates[b] {
+			continue
+		}
 		if l := d.decodeListener(b); l != nil {
 			cfg.Listeners = append(cfg.Listeners, l)
 		}
 	}
 	seenSSID := map[string]hcl.Range{}
 	for _, b := range byType["partner"] {
+		if d.duplicates[b] {
+			continue
+		}
 		if p := d.decodePartner(b, &cfg.Identity); p != nil {
 			if p.SSID != "" {
 				if prev, dup := seenSSID[p.SSID]; dup {
@@ -231,21 +272,33 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 		}
 	}
 	for _, b := range byType["plugin"] {
+		if d.duplicates[b] {
+			continue
+		}
 		if p := d.decodePlugin(b); p != nil {
 			cfg.Plugins = append(cfg.Plugins, p)
 		}
 	}
 	for _, b := range byType["keys"] {
+		if d.duplicates[b] {
+			continue
+		}
 		if k := d.decodeKeys(b); k != nil {
 			cfg.Keys = append(cfg.Keys, k)
 		}
 	}
 	for _, b := range byType["inbound"] {
+		if d.duplicates[b] {
+			continue
+		}
 		if in := d.decodeInbound(b, cfg); in != nil {
 			cfg.Inbound = append(cfg.Inbound, in)
 		}
 	}
 	for _, b := range byType["outbound"] {
+		if d.duplicates[b] {
+			continue
+		}
 		if out := d.decodeOutbound(b, cfg); out != nil {
 			cfg.Outbound = append(cfg.Outbound, out)
 		}

@@ -222,8 +222,8 @@ func TestPartnerValues(t *testing.T) {
 				if !diags.HasErrors() {
 					t.Fatalf("no error; want %q", tt.err)
 				}
-				if !strings.Contains(diags.Error(), tt.err) {
-					t.Fatalf("errors %q do not mention %q", diags.Error(), tt.err)
+				if all := allDiags(diags); !strings.Contains(all, tt.err) {
+					t.Fatalf("errors %q do not mention %q", all, tt.err)
 				}
 				return
 			}
@@ -235,6 +235,15 @@ func TestPartnerValues(t *testing.T) {
 			}
 		})
 	}
+}
+
+func allDiags(diags hcl.Diagnostics) string {
+	var b strings.Builder
+	for _, d := range diags {
+		b.WriteString(FormatDiagnostic(d))
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
 func TestVariables(t *testing.T) {
@@ -267,15 +276,15 @@ partner "p" {
 	}
 
 	opts.Vars = map[string]string{"pw": "X", "credit": "lots"}
-	if _, diags = Parse("v.hcl", []byte(src), opts); !strings.Contains(diags.Error(), `The value given for variable "credit" must be a number`) {
+	if _, diags = Parse("v.hcl", []byte(src), opts); !strings.Contains(allDiags(diags), `The value given for variable "credit" must be a number`) {
 		t.Errorf("bad override not reported: %s", diags.Error())
 	}
 	opts.Vars = map[string]string{"pw": "X", "nope": "1"}
-	if _, diags = Parse("v.hcl", []byte(src), opts); !strings.Contains(diags.Error(), `declares no variable of that name`) {
+	if _, diags = Parse("v.hcl", []byte(src), opts); !strings.Contains(allDiags(diags), `declares no variable of that name`) {
 		t.Errorf("undeclared override not reported: %s", diags.Error())
 	}
 	opts.Vars = nil
-	if _, diags = Parse("v.hcl", []byte(src), opts); !strings.Contains(diags.Error(), `v.hcl:2,1-14: No value for required variable`) {
+	if _, diags = Parse("v.hcl", []byte(src), opts); !strings.Contains(allDiags(diags), `v.hcl:2:1: error: No value for required variable`) {
 		t.Errorf("missing value not reported: %s", diags.Error())
 	}
 }
@@ -312,7 +321,7 @@ partner "p" {
   ssid = "O0013ME"
   password = file("big")
 }`), testOptions())
-	if !strings.Contains(diags.Error(), "larger than 65536 bytes") {
+	if !strings.Contains(allDiags(diags), "larger than 65536 bytes") {
 		t.Errorf("oversized file not refused: %s", diags.Error())
 	}
 }

@@ -160,6 +160,7 @@ func DecodePluginConfig(body hcl.Body, schema PluginSchema, ctx *hcl.EvalContext
 		}
 		out[sa.Name] = js
 	}
+	sortDiagnostics(diags)
 	if diags.HasErrors() {
 		return nil, diags
 	}

@@ -1,0 +1,7 @@
+identity {
+  ssid     = "O0013000000ACME"
+  password = "ACME"
+
+partner "acme" {
+  ssid = "O0013000000PARTNER"
+}

@@ -1,0 +1,10 @@
+identity {
+  ssid     = "O0013000000ACME"
+  password = "ACME"
+}
+
+partner "acme" {
+  ssid       = "O0013000000PARTNER"
+  password   = "PW"
+  buffersize = 4096
+}
