@@ -346,6 +346,15 @@ func (s *TrustStore) warn(v *Verdict, cert *x509.Certificate, p Purpose, err *Va
 	}
 }
 
+// CheckValidity reports whether at lies within cert's validity period, with
+// an error saying when it expired or when it starts.
+func CheckValidity(cert *x509.Certificate, at time.Time) error {
+	if err := checkValidity(cert, at); err != nil {
+		return err
+	}
+	return nil
+}
+
 // checkValidity gives the validity period errors their own clear message.
 func checkValidity(cert *x509.Certificate, at time.Time) *ValidationError {
 	if at.Before(cert.NotBefore) {
