@@ -53,6 +53,9 @@ func newPair(t *testing.T) *pair {
 	p.cliOpts = baseOptions(t, "O0013CLIENT", "O0013SERVER")
 	p.cliOpts.DownloadDirectory = p.cliInbox
 	p.cliOpts.Events.EndResponse = func(e oftp.EndResponseEvent) {
+		if e.Direction != oftp.Incoming {
+			return
+		}
 		p.mu.Lock()
 		p.eerps = append(p.eerps, e)
 		p.mu.Unlock()

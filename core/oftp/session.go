@@ -81,13 +81,13 @@ type session struct {
 	done    chan struct{}
 	timer   *time.Timer
 
-	encBuf    []byte
-	counter   int
-	owed      []EndResponse
-	received  []ReceivedFile
-	err       error
-	deadline  time.Time
-	rxbuf     *bufio.Writer
+	encBuf   []byte
+	counter  int
+	owed     []EndResponse
+	received []ReceivedFile
+	err      error
+	deadline time.Time
+	rxbuf    *bufio.Writer
 	// partner is the configured partner of a responder session.
 	partner *Partner
 }
@@ -193,7 +193,7 @@ func (s *session) take(f inFrame) (wire.Command, error) {
 		var de *wire.DecodeError
 		if errors.As(f.err, &de) {
 			code := de.Reason
-			if code == 99 || code == 0 {
+			if code == 0 {
 				code = ESIDBufferSize
 			}
 			return nil, s.abort(code, f.err)
@@ -512,9 +512,9 @@ func (s *session) negotiate(p *wire.SSID, ownMode wire.Mode) error {
 	if !s.canSend && !s.canRecv {
 		return s.abort(ESIDIncompatible, fmt.Errorf("modes %c and %c leave no direction", ownMode, p.Mode))
 	}
-	// Tolerate one octet over SDEB: some stacks count the command octet differently
-	// (PROTOCOL.md §13 item 20).
-	s.rd.SetMaxBuffer(s.bufSize + 1)
+	// The reader keeps its 99999 limit: SSIDSDEB bounds DATA buffers, while commands
+	// (a 2.0 SFID with description, a signed EERP) may be longer than a small SDEB.
+	// receiveFile checks DATA against the negotiated size.
 	s.info.Level = versionOf(s.lvl)
 	s.info.PartnerSSID = trim(p.ID)
 	s.info.PartnerUser = trim(p.User)

@@ -520,6 +520,13 @@ func (s *session) receiveFile(ctx context.Context, c *wire.SFID) error {
 		}
 		switch c := cmd.(type) {
 		case wire.DATA:
+			// One octet of tolerance over SDEB: some stacks count the command octet
+			// differently (PROTOCOL.md §13 item 20).
+			if len(c.Payload)+1 > s.bufSize+1 {
+				err := s.abort(ESIDBufferSize, fmt.Errorf("DATA buffer of %d octets exceeds the negotiated %d", len(c.Payload)+1, s.bufSize))
+				s.discard(ctx, &rx, err)
+				return err
+			}
 			credit--
 			if credit < 0 {
 				err := s.abort(ESIDProtocolViolation, errors.New("DATA beyond the credit window"))
