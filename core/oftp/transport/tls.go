@@ -255,12 +255,12 @@ type serverVerifier struct {
 	// serverName is used when the connection state has none (crypto/tls
 	// does not report an IP address server name).
 	serverName string
-	trust   *certs.TrustStore
-	pins    []Pin
-	pinOnly bool
-	system  *x509.CertPool
-	now     func() time.Time
-	logger  *slog.Logger
+	trust      *certs.TrustStore
+	pins       []Pin
+	pinOnly    bool
+	system     *x509.CertPool
+	now        func() time.Time
+	logger     *slog.Logger
 }
 
 func (v *serverVerifier) verify(cs tls.ConnectionState) error {

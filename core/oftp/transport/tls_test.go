@@ -2,7 +2,7 @@ package transport_test
 
 import (
 	"bufio"
-		"crypto/tls"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"io"
@@ -418,4 +418,3 @@ func TestParsePin(t *testing.T) {
 		}
 	}
 }
-
