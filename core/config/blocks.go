@@ -216,7 +216,7 @@ func (d *decoder) decodePartner(hb *hcl.Block, id *Identity) *Partner {
 		}
 	}
 
-	vs, a := b.oneOf("version", "2.0", []string{"2.0", "1.4", "1.3", "1.2"})
+	vs, _ := b.oneOf("version", "2.0", []string{"2.0", "1.4", "1.3", "1.2"})
 	p.Version = versionNames[vs]
 	p.EnforceVersion, _ = b.boolean("enforce_version", false)
 
@@ -243,13 +243,11 @@ func (d *decoder) decodePartner(hb *hcl.Block, id *Identity) *Partner {
 	p.ClientCertFile, certA = b.path("client_cert_file")
 	p.ClientKeyFile, keyA = b.path("client_key_file")
 	if (certA == nil) != (keyA == nil) {
-		rng := hb.DefRange
-		if certA != nil {
-			rng = certA.NameRange
-		} else {
-			rng = keyA.NameRange
+		rng := certA
+		if rng == nil {
+			rng = keyA
 		}
-		d.errorf(rng, "Incomplete client certificate", "Set client_cert_file and client_key_file together.")
+		d.errorf(rng.NameRange, "Incomplete client certificate", "Set client_cert_file and client_key_file together.")
 	}
 	if !p.TLS {
 		for _, n := range []string{"ca_file", "server_name", "server_fingerprint", "client_cert_file", "client_key_file"} {
