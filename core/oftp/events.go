@@ -46,6 +46,9 @@ type TransferResult struct {
 type EndResponseEvent struct {
 	Direction Direction
 	EndResponse
+	// Err is set for a received response that failed the EndResponseVerifier (forged
+	// signature, wrong file hash, missing signature that was asked for).
+	Err error
 }
 
 // PITrail is one exchange buffer as it crossed the wire. Data is the exchange buffer

@@ -202,6 +202,10 @@ type Options struct {
 	// IncomingTransform and OutgoingTransform process files (CMS security services).
 	IncomingTransform IncomingTransform
 	OutgoingTransform OutgoingTransform
+	// EndResponseSigner signs EERP/NERP for files that asked for it (SFIDSIGN);
+	// EndResponseVerifier checks the ones we receive.
+	EndResponseSigner   EndResponseSigner
+	EndResponseVerifier EndResponseVerifier
 
 	// TLSConfig enables TLS (client: server name and roots; server: certificates).
 	TLSConfig *tls.Config

@@ -771,7 +771,7 @@ func (s *session) listen(ctx context.Context) error {
 		if s.state == stWaitCD {
 			return s.abort(ESIDProtocolViolation, errors.New("EERP while waiting for CD"))
 		}
-		return s.endResponseIn(&EndResponse{DatasetName: trim(c.DatasetName), Stamp: Stamp(c.Stamp), UserData: trim(c.User),
+		return s.endResponseIn(ctx, &EndResponse{DatasetName: trim(c.DatasetName), Stamp: Stamp(c.Stamp), UserData: trim(c.User),
 			Destination: trim(c.Destination), Originator: trim(c.Originator), Hash: clone(c.Hash), Signature: clone(c.Signature)})
 	case wire.NERP:
 		if s.state == stWaitCD {
@@ -781,7 +781,7 @@ func (s *session) listen(ctx context.Context) error {
 		if text == "" {
 			text = reasonText("NERP", c.Reason)
 		}
-		return s.endResponseIn(&EndResponse{DatasetName: trim(c.DatasetName), Stamp: Stamp(c.Stamp),
+		return s.endResponseIn(ctx, &EndResponse{DatasetName: trim(c.DatasetName), Stamp: Stamp(c.Stamp),
 			Destination: trim(c.Destination), Originator: trim(c.Originator), Creator: trim(c.Creator),
 			Reason: c.Reason, Text: text, Hash: clone(c.Hash), Signature: clone(c.Signature)})
 	default:
@@ -797,9 +797,10 @@ func clone(b []byte) []byte {
 }
 
 // endResponseIn reports a received EERP/NERP and answers RTR (RTRP -> IDLELI).
-func (s *session) endResponseIn(er *EndResponse) error {
+func (s *session) endResponseIn(ctx context.Context, er *EndResponse) error {
+	verr := s.verifyEndResponse(ctx, er)
 	if s.opts.Events.EndResponse != nil {
-		s.opts.Events.EndResponse(EndResponseEvent{Direction: Incoming, EndResponse: *er})
+		s.opts.Events.EndResponse(EndResponseEvent{Direction: Incoming, EndResponse: *er, Err: verr})
 	}
 	s.log.Info("end response received", "dsn", er.DatasetName, "reason", er.Reason)
 	if err := s.send(&wire.RTR{}); err != nil {
@@ -811,6 +812,7 @@ func (s *session) endResponseIn(er *EndResponse) error {
 
 // sendEndResponse sends an EERP or NERP and waits for RTR (WF_RTR).
 func (s *session) sendEndResponse(ctx context.Context, er *EndResponse) error {
+	s.signEndResponse(ctx, er)
 	var c wire.Command
 	if er.Negative() {
 		if s.lvl < wire.Level14 {

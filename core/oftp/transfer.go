@@ -641,7 +641,7 @@ func (s *session) decide(ctx context.Context, inc *IncomingFile) (Decision, *Rea
 		sink, err := s.opts.IncomingTransform.TransformIncoming(ctx, inc, dec.Sink)
 		if err != nil {
 			_ = dec.Sink.Abort(ctx)
-			return refuse(ReasonUnspecified, s.opts.AllowRetry, err)
+			return Decision{}, transformRefusal(err, s.opts.AllowRetry)
 		}
 		dec.Sink = sink
 	}
