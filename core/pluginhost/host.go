@@ -1,0 +1,417 @@
+// Package pluginhost runs the connector's plugins as separate processes over
+// hashicorp/go-plugin (gRPC only, automatic mutual TLS, a handshake cookie,
+// negotiated protocol version) and hands the rest of the connector plain
+// sdk.Sink, sdk.Source and sdk.Keys values. A plugin that dies is restarted
+// on the next call; its failures are *PluginError values.
+package pluginhost
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+	"github.com/oftp2/connector/sdk"
+)
+
+// Spec says which plugin to run. Exactly one of Builtin and Path is set.
+type Spec struct {
+	// Name is the plugin's name in the configuration, used in logs and errors.
+	Name string
+	// Builtin names a bundled plugin, served by the connector's own executable.
+	Builtin string
+	// Path is a third-party plugin executable, Args its arguments.
+	Path string
+	Args []string
+	// SHA256 is the hex checksum Path must have; required with Path.
+	SHA256 string
+	// Config is the plugin's configuration as JSON, sent after every start.
+	Config []byte
+}
+
+// Options configure a Host.
+type Options struct {
+	// Logger receives the host's and the plugins' log lines; nil discards.
+	Logger *slog.Logger
+	// Executable returns the program that serves bundled plugins when run as
+	// "PROGRAM plugin serve NAME"; nil means os.Executable.
+	Executable func() (string, error)
+	// StartTimeout bounds a plugin's handshake; 0 means 20 seconds.
+	StartTimeout time.Duration
+	// Env is added to every plugin's environment, after the host's own.
+	Env []string
+}
+
+// Host starts and tracks plugins. Close stops them all.
+type Host struct {
+	opts Options
+
+	mu      sync.Mutex
+	plugins []*Plugin
+	closed  bool
+}
+
+// New returns a Host.
+func New(opts Options) *Host {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Executable == nil {
+		opts.Executable = os.Executable
+	}
+	if opts.StartTimeout == 0 {
+		opts.StartTimeout = 20 * time.Second
+	}
+	return &Host{opts: opts}
+}
+
+// Start launches the plugin, negotiates the protocol, asks it to describe
+// itself and configures it with spec.Config.
+func (h *Host) Start(ctx context.Context, spec Spec) (*Plugin, error) {
+	if spec.Name == "" {
+		spec.Name = spec.Builtin
+	}
+	if (spec.Builtin == "") == (spec.Path == "") {
+		return nil, &PluginError{Plugin: spec.Name, Op: "start", Err: errors.New("exactly one of a bundled plugin name and an executable path is needed")}
+	}
+	if spec.Path != "" {
+		sum, err := hex.DecodeString(spec.SHA256)
+		if err != nil || len(sum) != sha256.Size {
+			return nil, &PluginError{Plugin: spec.Name, Op: "start", Err: fmt.Errorf("%w: configure the executable's SHA-256 as 64 hex digits (got %q)", ErrChecksum, spec.SHA256)}
+		}
+	}
+	p := &Plugin{host: h, spec: spec, log: h.opts.Logger.With("plugin", spec.Name)}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, &PluginError{Plugin: spec.Name, Op: "start", Err: errors.New("plugin host is closed")}
+	}
+	h.plugins = append(h.plugins, p)
+	h.mu.Unlock()
+	if _, err := p.instance(ctx); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Close stops every plugin the host started.
+func (h *Host) Close() error {
+	h.mu.Lock()
+	h.closed = true
+	ps := h.plugins
+	h.plugins = nil
+	h.mu.Unlock()
+	for _, p := range ps {
+		p.Close()
+	}
+	return nil
+}
+
+// Plugin is a running plugin; its process is replaced when it dies.
+type Plugin struct {
+	host *Host
+	spec Spec
+	log  *slog.Logger
+
+	mu     sync.Mutex
+	cur    *instance
+	info   sdk.Info
+	closed bool
+}
+
+// instance is one plugin process.
+type instance struct {
+	client *plugin.Client
+	remote *sdk.RemotePlugin
+	pid    int
+}
+
+// Name returns the plugin's configured name.
+func (p *Plugin) Name() string { return p.spec.Name }
+
+// Info returns what the plugin said about itself at its last start.
+func (p *Plugin) Info() sdk.Info {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.info
+}
+
+// PID returns the process id of the current plugin process, 0 when none runs.
+func (p *Plugin) PID() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cur == nil || p.cur.client.Exited() {
+		return 0
+	}
+	return p.cur.pid
+}
+
+// Close stops the plugin process.
+func (p *Plugin) Close() {
+	p.mu.Lock()
+	p.closed = true
+	cur := p.cur
+	p.cur = nil
+	p.mu.Unlock()
+	if cur != nil {
+		cur.client.Kill()
+	}
+}
+
+// instance returns the running process, starting one when there is none or
+// the previous one died.
+func (p *Plugin) instance(ctx context.Context) (*instance, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, &PluginError{Plugin: p.spec.Name, Op: "start", Err: errors.New("plugin is closed")}
+	}
+	if p.cur != nil && !p.cur.client.Exited() {
+		return p.cur, nil
+	}
+	if p.cur != nil {
+		p.log.Warn("plugin process exited; starting a new one", "pid", p.cur.pid)
+		p.cur.client.Kill()
+		p.cur = nil
+	}
+	inst, info, err := p.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.cur, p.info = inst, info
+	return inst, nil
+}
+
+// start launches one process and brings it to the configured state.
+func (p *Plugin) start(ctx context.Context) (*instance, sdk.Info, error) {
+	began := time.Now()
+	opts := p.host.opts
+	var cmd *exec.Cmd
+	var secure *plugin.SecureConfig
+	if p.spec.Builtin != "" {
+		exe, err := opts.Executable()
+		if err != nil {
+			return nil, sdk.Info{}, &PluginError{Plugin: p.spec.Name, Op: "start", Err: fmt.Errorf("%w: locate the connector executable: %v", ErrStart, err)}
+		}
+		cmd = exec.Command(exe, "plugin", "serve", p.spec.Builtin)
+	} else {
+		sum, _ := hex.DecodeString(p.spec.SHA256)
+		secure = &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
+		cmd = exec.Command(p.spec.Path, p.spec.Args...)
+	}
+	cmd.Env = append(cmd.Env, opts.Env...)
+	bindToParent(cmd)
+
+	stderr := &tailBuffer{max: 4 << 10}
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  sdk.HandshakeConfig(),
+		VersionedPlugins: sdk.HostPluginSets(),
+		Cmd:              cmd,
+		SecureConfig:     secure,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		StartTimeout:     opts.StartTimeout,
+		Logger:           newSlogAdapter(p.log),
+		Stderr:           stderr,
+		SyncStdout: lineWriter(func(line string) {
+			p.log.Warn("plugin wrote to stdout; plugins must log to stderr", "line", line)
+		}),
+		SyncStderr: lineWriter(func(line string) { logPluginLine(p.log, line) }),
+	})
+	fail := func(err error) (*instance, sdk.Info, error) {
+		client.Kill()
+		pe := &PluginError{Plugin: p.spec.Name, Op: "start", Err: err}
+		var inner *PluginError
+		if errors.As(err, &inner) {
+			pe = inner
+		}
+		if tail := strings.TrimSpace(stderr.String()); tail != "" && pe.Stderr == "" {
+			pe.Stderr = tail
+		}
+		return nil, sdk.Info{}, pe
+	}
+	rpc, err := client.Client()
+	if err != nil {
+		return fail(p.startError(err, cmd.Path))
+	}
+	raw, err := rpc.Dispense(sdk.PluginName)
+	if err != nil {
+		return fail(fmt.Errorf("%w: %v", ErrStart, err))
+	}
+	remote, ok := raw.(*sdk.RemotePlugin)
+	if !ok {
+		return fail(fmt.Errorf("%w: unexpected plugin client %T", ErrStart, raw))
+	}
+	info, err := remote.Describe(ctx)
+	if err != nil {
+		return fail(fmt.Errorf("describe: %w", err))
+	}
+	if len(p.spec.Config) > 0 {
+		if err := remote.Configure(ctx, p.spec.Config); err != nil {
+			return fail(&PluginError{Plugin: p.spec.Name, Op: "configure", Err: err})
+		}
+	}
+	pid := 0
+	if rc := client.ReattachConfig(); rc != nil {
+		pid = rc.Pid
+	}
+	p.log.Info("plugin started", "name", info.Name, "version", info.Version,
+		"protocol", client.NegotiatedVersion(), "pid", pid, "start_ms", time.Since(began).Milliseconds())
+	return &instance{client: client, remote: remote, pid: pid}, info, nil
+}
+
+// startError explains a failed handshake in the user's terms.
+func (p *Plugin) startError(err error, path string) error {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, plugin.ErrChecksumsDoNotMatch):
+		have := "unreadable"
+		if f, ferr := os.Open(path); ferr == nil {
+			h := sha256.New()
+			if _, cerr := io.Copy(h, f); cerr == nil {
+				have = hex.EncodeToString(h.Sum(nil))
+			}
+			f.Close()
+		}
+		return fmt.Errorf("%w: %s has SHA-256 %s, the configuration pins %s", ErrChecksum, path, have, p.spec.SHA256)
+	case strings.Contains(msg, "incompatible API version"), strings.Contains(msg, "incompatible core API version"):
+		return fmt.Errorf("%w: the connector speaks plugin protocol %d; rebuild the plugin with a matching SDK (%s)", ErrIncompatible, sdk.ProtocolVersion, msg)
+	case strings.Contains(msg, "Unrecognized remote plugin message"):
+		line, _, _ := strings.Cut(strings.TrimPrefix(msg, "Unrecognized remote plugin message: "), "\n")
+		if strings.TrimSpace(line) == "" {
+			return fmt.Errorf("%w: the process exited without completing the handshake", ErrStart)
+		}
+		return fmt.Errorf("%w: it printed %q before the handshake", ErrStdout, line)
+	case strings.Contains(msg, "plugin exited before we could connect"):
+		return fmt.Errorf("%w: the process exited during the handshake", ErrStart)
+	case strings.Contains(msg, "timeout while waiting for plugin to start"):
+		return fmt.Errorf("%w: no handshake within %v", ErrStart, p.host.opts.StartTimeout)
+	}
+	return fmt.Errorf("%w: %v", ErrStart, err)
+}
+
+// fault turns an error from a call on inst into a *PluginError. When the
+// connection broke, it waits briefly for the process to be reaped so the
+// error can say the plugin died, and makes sure the next call restarts it.
+func (p *Plugin) fault(inst *instance, op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		if !errors.Is(err, sdk.ErrConnection) {
+			return &PluginError{Plugin: p.spec.Name, Op: op, Err: err}
+		}
+	}
+	if !errors.Is(err, sdk.ErrConnection) && !inst.client.Exited() {
+		return &PluginError{Plugin: p.spec.Name, Op: op, Err: err}
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for !inst.client.Exited() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if inst.client.Exited() {
+		p.log.Error("plugin process died", "op", op, "pid", inst.pid, "error", err)
+		return &PluginError{Plugin: p.spec.Name, Op: op, Err: fmt.Errorf("%w (pid %d): %v", ErrExited, inst.pid, err)}
+	}
+	// A live process we cannot talk to is of no use: replace it.
+	p.log.Error("lost connection to plugin; stopping it", "op", op, "pid", inst.pid, "error", err)
+	inst.client.Kill()
+	return &PluginError{Plugin: p.spec.Name, Op: op, Err: err}
+}
+
+// Describe asks the running plugin to describe itself.
+func (p *Plugin) Describe(ctx context.Context) (sdk.Info, error) {
+	inst, err := p.instance(ctx)
+	if err != nil {
+		return sdk.Info{}, err
+	}
+	info, err := inst.remote.Describe(ctx)
+	return info, p.fault(inst, "describe", err)
+}
+
+// Configure sends a new configuration and keeps it for later restarts.
+// Errors naming an attribute are *sdk.ConfigError inside the *PluginError.
+func (p *Plugin) Configure(ctx context.Context, configJSON []byte) error {
+	inst, err := p.instance(ctx)
+	if err != nil {
+		return err
+	}
+	if err := inst.remote.Configure(ctx, configJSON); err != nil {
+		return p.fault(inst, "configure", err)
+	}
+	p.mu.Lock()
+	p.spec.Config = bytes.Clone(configJSON)
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *Plugin) require(op string, has func(sdk.Capabilities) bool) error {
+	if !has(p.Info().Capabilities) {
+		return &PluginError{Plugin: p.spec.Name, Op: op, Err: ErrCapability}
+	}
+	return nil
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if over := len(t.b) - t.max; over > 0 {
+		t.b = append(t.b[:0], t.b[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.b)
+}
+
+// logPluginLine logs a line the plugin wrote to its redirected stderr,
+// keeping the level and message of hclog-style JSON lines.
+func logPluginLine(l *slog.Logger, line string) {
+	var entry map[string]any
+	if json.Unmarshal([]byte(line), &entry) != nil {
+		l.Info(line)
+		return
+	}
+	msg, _ := entry["@message"].(string)
+	level, _ := entry["@level"].(string)
+	delete(entry, "@message")
+	delete(entry, "@level")
+	delete(entry, "@timestamp")
+	args := make([]any, 0, 2*len(entry))
+	for k, v := range entry {
+		args = append(args, k, v)
+	}
+	args = maskArgs(args)
+	switch level {
+	case "trace", "debug":
+		l.Debug(msg, args...)
+	case "warn":
+		l.Warn(msg, args...)
+	case "error":
+		l.Error(msg, args...)
+	default:
+		l.Info(msg, args...)
+	}
+}
