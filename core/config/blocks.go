@@ -417,7 +417,7 @@ func (d *decoder) decodePlugin(hb *hcl.Block) *Plugin {
 	var rawPath string
 	rawPath, pathA = b.str("path", "")
 	if pathA != nil && rawPath != "" {
-		p.Path = d.resolvePathIn(d.opts, rawPath)
+		p.Path = d.resolvePluginPath(rawPath)
 	}
 	var sum string
 	sum, sumA = b.str("sha256", "")
@@ -448,10 +448,10 @@ func (d *decoder) decodePlugin(hb *hcl.Block) *Plugin {
 	return p
 }
 
-// resolvePathIn resolves a plugin path: a bare name is looked up in the
-// plugin directory at run time, so only paths with a separator are
-// made relative to the configuration file.
-func (d *decoder) resolvePathIn(_ Options, p string) string {
+// resolvePluginPath resolves a plugin path: a bare name is looked up in the
+// plugin directory at run time, so only paths with a separator are made
+// relative to the configuration file.
+func (d *decoder) resolvePluginPath(p string) string {
 	if !strings.ContainsAny(p, `/\`) {
 		return p
 	}
@@ -492,7 +492,7 @@ func (d *decoder) decodeKeys(hb *hcl.Block) *Keys {
 	return k
 }
 
-func (d *decoder) decodeInbound(hb *hcl.Block, cfg *Config) *Inbound {
+func (d *decoder) decodeInbound(hb *hcl.Block) *Inbound {
 	b := d.open(hb.Body, inboundSchema, "inbound", hb.DefRange)
 	in := &Inbound{Name: hb.Labels[0], DeclRange: hb.DefRange}
 	in.Partners, _ = b.refList("partners", "partner")
@@ -505,7 +505,9 @@ func (d *decoder) decodeInbound(hb *hcl.Block, cfg *Config) *Inbound {
 	}
 	for _, f := range in.Files {
 		if _, err := path.Match(f, ""); err != nil || f == "" {
-			d.errorf(filesA.Expr.Range(), "Invalid pattern", "%q is not a valid glob pattern (* ? [a-z] and \\ for escaping).", f)
+			d.errorf(filesA.Expr.Range(), "Invalid pattern", "%q is not a valid glob pattern (* ? [A-Z] and \\ for escaping).", f)
+		} else if strings.ToUpper(f) != f {
+			d.warnf(filesA.Expr.Range(), "Lower-case pattern", "Virtual file names are upper case in OFTP; %q only matches names from partners that break that rule.", f)
 		}
 	}
 	in.Sink, _ = b.ref("sink", "plugin")
@@ -639,6 +641,12 @@ func (d *decoder) crossCheck(cfg *Config) {
 			d.errorf(l.DeclRange, "Duplicate listener address", "Listeners %q and %q both use %s.", prev.Name, l.Name, l.Address)
 		}
 		seen[l.Address] = l
+	}
+	for _, p := range cfg.Partners {
+		// Only worth saying about a file that is otherwise correct.
+		if p.Address == "" && len(cfg.Listeners) == 0 && !d.diags.HasErrors() {
+			d.warnf(p.DeclRange, "Partner cannot connect", "Partner %q has no address to call and there is no listener block for it to call us on.", p.Name)
+		}
 	}
 	for _, in := range cfg.Inbound {
 		for _, name := range in.Partners {

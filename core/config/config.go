@@ -12,7 +12,9 @@
 package config
 
 import (
+	"fmt"
 	"log/slog"
+	"strings"
 	"path"
 	"time"
 
@@ -405,13 +407,25 @@ func (in *Inbound) Matches(partner, dsn string) bool {
 			return false
 		}
 	}
-	dsn = trimPadding(dsn)
+	// '/' is an ordinary character in a virtual file name, but path.Match
+	// stops '*' at it; hide it from path.Match on both sides.
+	dsn = strings.ReplaceAll(trimPadding(dsn), "/", "\x00")
 	for _, f := range in.Files {
-		if ok, _ := path.Match(f, dsn); ok {
+		if ok, _ := path.Match(strings.ReplaceAll(f, "/", "\x00"), dsn); ok {
 			return true
 		}
 	}
 	return false
+}
+
+// DecodePluginConfig decodes the config block of the named plugin against
+// the schema the plugin declared; see the package-level DecodePluginConfig.
+func (c *Config) DecodePluginConfig(name string, schema PluginSchema) ([]byte, hcl.Diagnostics) {
+	p := c.Plugin(name)
+	if p == nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unknown plugin", Detail: fmt.Sprintf("There is no plugin block labelled %q.", name)}}
+	}
+	return DecodePluginConfig(p.Body, schema, c.eval)
 }
 
 // FileFormat is the virtual file format (SFIDFMT).

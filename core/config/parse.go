@@ -291,7 +291,7 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 		if d.duplicates[b] {
 			continue
 		}
-		if in := d.decodeInbound(b, cfg); in != nil {
+		if in := d.decodeInbound(b); in != nil {
 			cfg.Inbound = append(cfg.Inbound, in)
 		}
 	}

@@ -400,6 +400,7 @@ func TestInboundMatches(t *testing.T) {
 		{"partner", "INVOICE2026", true},
 		{"legacy", "DELFOR01                  ", true},
 		{"partner", "ORDERS", false},
+		{"partner", "INVOICE/2026/11", true},
 		{"other", "INVOICE1", false},
 	} {
 		if got := in.Matches(tt.partner, tt.dsn); got != tt.want {
@@ -435,5 +436,38 @@ func BenchmarkParseFull(b *testing.B) {
 		if _, diags := Parse(path, src, opts); diags.HasErrors() {
 			b.Fatal(diags.Error())
 		}
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	src := `
+identity {
+  ssid     = "O0013ME"
+  password = "PW"
+}
+partner "p" {
+  ssid            = "O0013P"
+  password        = "X"
+  connection_type = "send"
+}
+plugin "s" {
+  builtin = "localfs"
+}
+inbound "i" {
+  partners = [partner.p]
+  files    = ["invoice*"]
+  sink     = plugin.s
+}
+`
+	cfg, diags := Parse("w.hcl", []byte(src), testOptions())
+	if diags.HasErrors() || cfg == nil {
+		t.Fatal(allDiags(diags))
+	}
+	want := `w.hcl:6:1: warning: Partner cannot connect; Partner "p" has no address to call and there is no listener block for it to call us on.
+w.hcl:14:1: warning: Partner only sends; Inbound "i" lists partner "p", whose connection_type = "send": it will never deliver files to us.
+w.hcl:16:14: warning: Lower-case pattern; Virtual file names are upper case in OFTP; "invoice*" only matches names from partners that break that rule.
+`
+	if got := allDiags(diags); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
 }
