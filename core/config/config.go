@@ -14,8 +14,8 @@ package config
 import (
 	"fmt"
 	"log/slog"
-	"strings"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
