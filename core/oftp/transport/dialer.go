@@ -206,11 +206,9 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 	if err != nil {
 		return nil, pe(0, "cannot reach the proxy", err)
 	}
-	// The handshake reads and writes the raw connection: make the context
-	// able to interrupt it.
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	}
+	// The handshake reads and writes the raw connection: the context's end
+	// (deadline or cancel) interrupts it. No separate conn deadline, so that
+	// an interruption is always reported as the context's error.
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	var out net.Conn
 	switch d.proxy.Scheme {
