@@ -46,9 +46,10 @@ type DataEncoder struct {
 
 // NewDataEncoder returns an encoder for buffers of bufSize octets, the negotiated
 // SSIDSDEB (which includes the 'D'). compress enables buffer compression, which may only
-// be used when both SSIDs had SSIDCMPR 'Y'. bufSize is clamped to 2..MaxBufferSize.
+// be used when both SSIDs had SSIDCMPR 'Y'. bufSize is clamped to 3..MaxBufferSize (the
+// 'D', a subrecord header and one octet; the RFC minimum is 128).
 func NewDataEncoder(bufSize int, compress bool) *DataEncoder {
-	bufSize = min(max(bufSize, 2), MaxBufferSize)
+	bufSize = min(max(bufSize, 3), MaxBufferSize)
 	e := &DataEncoder{size: bufSize, compress: compress, buf: make([]byte, 1, bufSize)}
 	e.buf[0] = CodeDATA
 	e.litHdr, e.lastHdr = -1, -1
