@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -406,7 +407,7 @@ func (d *decoder) decodeSchedule(hb *hcl.Block) *Schedule {
 	return s
 }
 
-func (d *decoder) decodePlugin(hb *hcl.Block) *Plugin {
+func (d *decoder) decodePlugin(hb *hcl.Block, pluginDir string) *Plugin {
 	b := d.open(hb.Body, pluginSchema, "plugin", hb.DefRange)
 	p := &Plugin{Name: hb.Labels[0], DeclRange: hb.DefRange, Body: hcl.EmptyBody(), BodyRange: hb.DefRange}
 	var builtinA, pathA, sumA *hcl.Attribute
@@ -417,7 +418,7 @@ func (d *decoder) decodePlugin(hb *hcl.Block) *Plugin {
 	var rawPath string
 	rawPath, pathA = b.str("path", "")
 	if pathA != nil && rawPath != "" {
-		p.Path = d.resolvePluginPath(rawPath)
+		p.Path = d.resolvePluginPath(rawPath, pluginDir)
 	}
 	var sum string
 	sum, sumA = b.str("sha256", "")
@@ -448,12 +449,12 @@ func (d *decoder) decodePlugin(hb *hcl.Block) *Plugin {
 	return p
 }
 
-// resolvePluginPath resolves a plugin path: a bare name is looked up in the
-// plugin directory at run time, so only paths with a separator are made
-// relative to the configuration file.
-func (d *decoder) resolvePluginPath(p string) string {
+// resolvePluginPath resolves a plugin path: a bare name is an executable in
+// the plugin directory, a path with a separator is relative to the
+// configuration file.
+func (d *decoder) resolvePluginPath(p, pluginDir string) string {
 	if !strings.ContainsAny(p, `/\`) {
-		return p
+		return filepath.Join(pluginDir, p)
 	}
 	return d.resolvePath(p)
 }

@@ -350,7 +350,8 @@ type Plugin struct {
 	Name string
 	// Builtin names a plugin served by the connector binary itself.
 	Builtin string
-	// Path is a third-party plugin executable; SHA256 pins its content.
+	// Path is a third-party plugin executable (a bare name in the
+	// configuration is resolved in Connector.PluginDir); SHA256 pins its content.
 	Path   string
 	SHA256 string
 	// Body is the plugin's own configuration, decoded later against the

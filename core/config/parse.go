@@ -275,7 +275,7 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 		if d.duplicates[b] {
 			continue
 		}
-		if p := d.decodePlugin(b); p != nil {
+		if p := d.decodePlugin(b, cfg.Connector.PluginDir); p != nil {
 			cfg.Plugins = append(cfg.Plugins, p)
 		}
 	}

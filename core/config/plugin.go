@@ -30,6 +30,9 @@ type PluginAttribute struct {
 	// from env() or file() rather than plain text.
 	Sensitive   bool
 	Description string
+	// Default is written to the JSON when the attribute is absent; nil for
+	// none. It must encode to JSON as a value of Type.
+	Default any
 }
 
 // Plugin attribute types.
@@ -68,8 +71,14 @@ func (s PluginSchema) Validate() error {
 			return fmt.Errorf("attribute %q is declared twice", a.Name)
 		}
 		seen[a.Name] = true
-		if _, ok := pluginType(a.Type); !ok {
+		ty, ok := pluginType(a.Type)
+		if !ok {
 			return fmt.Errorf("attribute %q has unsupported type %q", a.Name, a.Type)
+		}
+		if a.Default != nil {
+			if _, err := defaultJSON(a, ty); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -99,10 +108,13 @@ func DecodePluginConfig(body hcl.Body, schema PluginSchema, ctx *hcl.EvalContext
 	out := map[string]json.RawMessage{}
 	for _, sa := range schema.Attributes {
 		attr := content.Attributes[sa.Name]
+		ty, _ := pluginType(sa.Type)
 		if attr == nil {
+			if sa.Default != nil {
+				out[sa.Name], _ = defaultJSON(sa, ty) // checked by Validate
+			}
 			continue
 		}
-		ty, _ := pluginType(sa.Type)
 		v, vd := attr.Expr.Value(ctx)
 		diags = append(diags, vd...)
 		if vd.HasErrors() {
@@ -169,6 +181,20 @@ func DecodePluginConfig(body hcl.Body, schema PluginSchema, ctx *hcl.EvalContext
 		return nil, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot encode plugin configuration", Detail: err.Error()})
 	}
 	return js, diags
+}
+
+// defaultJSON encodes a declared default after checking it has the
+// attribute's type.
+func defaultJSON(a PluginAttribute, ty cty.Type) (json.RawMessage, error) {
+	b, err := json.Marshal(a.Default)
+	if err != nil {
+		return nil, fmt.Errorf("attribute %q: default cannot be encoded: %v", a.Name, err)
+	}
+	v, err := ctyjson.Unmarshal(b, ty)
+	if err != nil || v.IsNull() {
+		return nil, fmt.Errorf("attribute %q: default %s is not a %s", a.Name, b, a.Type)
+	}
+	return ctyjson.Marshal(v, ty)
 }
 
 func containsNull(v cty.Value) bool {

@@ -129,3 +129,58 @@ func TestPluginAttributeDiagnostic(t *testing.T) {
 		t.Errorf("got %s", got)
 	}
 }
+
+func TestDecodePluginConfigDefaults(t *testing.T) {
+	schema := PluginSchema{Attributes: []PluginAttribute{
+		{Name: "region", Type: PluginTypeString, Default: "eu-central-1"},
+		{Name: "part_size", Type: PluginTypeNumber, Default: 8 << 20},
+		{Name: "tags", Type: PluginTypeMapString, Default: map[string]string{"a": "b"}},
+		{Name: "set", Type: PluginTypeBool, Default: true},
+	}}
+	cfg, diags := Parse("d.hcl", []byte("identity {\n ssid = \"O0013ME\"\n password = \"PW\"\n}\nplugin \"p\" {\n builtin = \"s3\"\n config {\n  set = false\n }\n}\n"), testOptions())
+	if diags.HasErrors() {
+		t.Fatal(allDiags(diags))
+	}
+	js, diags := cfg.DecodePluginConfig("p", schema)
+	if diags.HasErrors() {
+		t.Fatal(allDiags(diags))
+	}
+	if want := `{"part_size":8388608,"region":"eu-central-1","set":false,"tags":{"a":"b"}}`; string(js) != want {
+		t.Errorf("got %s, want %s", js, want)
+	}
+	bad := PluginSchema{Attributes: []PluginAttribute{{Name: "n", Type: PluginTypeNumber, Default: "ten"}}}
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), `default "ten" is not a number`) {
+		t.Errorf("Validate() = %v", err)
+	}
+	if _, diags := cfg.DecodePluginConfig("nope", schema); !diags.HasErrors() {
+		t.Error("unknown plugin name accepted")
+	}
+}
+
+func TestPluginPathResolution(t *testing.T) {
+	src := `
+connector { plugin_dir = "/opt/plugins" }
+identity {
+  ssid = "O0013ME"
+  password = "PW"
+}
+plugin "bare" {
+  path   = "my-sink"
+  sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+}
+plugin "relative" {
+  path   = "bin/my-sink"
+  sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+}
+`
+	cfg, diags := Parse("/etc/connector/c.hcl", []byte(src), testOptions())
+	if diags.HasErrors() {
+		t.Fatal(allDiags(diags))
+	}
+	if got := cfg.Plugin("bare").Path; got != "/opt/plugins/my-sink" {
+		t.Errorf("bare name resolved to %s", got)
+	}
+	if got := cfg.Plugin("relative").Path; got != "/etc/connector/bin/my-sink" {
+		t.Errorf("relative path resolved to %s", got)
+	}
+}
