@@ -107,7 +107,7 @@ type Listener struct {
 	Address string
 	// TLS is nil for plain TCP.
 	TLS       *ServerTLS
-	DeclRange hcl.Range
+	DeclRange hcl.Range `json:"-"`
 }
 
 // ServerTLS is the TLS side of a listener.
@@ -298,7 +298,7 @@ type Partner struct {
 	Security      Security
 	// Schedule is nil when we never call the partner on our own.
 	Schedule  *Schedule
-	DeclRange hcl.Range
+	DeclRange hcl.Range `json:"-"`
 }
 
 // Proxy is the proxy used to reach a partner.
@@ -356,10 +356,10 @@ type Plugin struct {
 	SHA256 string
 	// Body is the plugin's own configuration, decoded later against the
 	// schema the plugin declares (DecodePluginConfig). Never nil.
-	Body hcl.Body
+	Body hcl.Body `json:"-"`
 	// BodyRange is where the config block is, or the plugin block when absent.
-	BodyRange hcl.Range
-	DeclRange hcl.Range
+	BodyRange hcl.Range `json:"-"`
+	DeclRange hcl.Range `json:"-"`
 }
 
 // Keys is a certificate with its private key, held locally or by a key plugin.
@@ -370,7 +370,7 @@ type Keys struct {
 	KeyID  string
 	// Local is set for PEM files on disk.
 	Local     *LocalKeys
-	DeclRange hcl.Range
+	DeclRange hcl.Range `json:"-"`
 }
 
 // LocalKeys is a certificate and private key in PEM files.
@@ -391,7 +391,7 @@ type Inbound struct {
 	Sink string
 	// ObjectName builds the stored object's name.
 	ObjectName *NameTemplate
-	DeclRange  hcl.Range
+	DeclRange  hcl.Range `json:"-"`
 }
 
 // Matches reports whether a file from partner (label) named dsn takes this route.
@@ -464,7 +464,7 @@ type Outbound struct {
 	// Description is sent in SFIDDESC (OFTP 2.0).
 	Description string
 	Retry       Retry
-	DeclRange   hcl.Range
+	DeclRange   hcl.Range `json:"-"`
 }
 
 // Retry is the back-off for a file the partner refused temporarily or that

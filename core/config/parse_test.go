@@ -361,6 +361,9 @@ func TestSecretMasking(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if strings.Contains(string(js), `"Body"`) {
+		t.Error("JSON includes plugin config bodies, which may hold secrets written in plain text")
+	}
 	var logged strings.Builder
 	slog.New(slog.NewTextHandler(&logged, nil)).Info("config", "identity", cfg.Identity, "password", cfg.Identity.Password)
 	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "partner", cfg.Partners[0])
