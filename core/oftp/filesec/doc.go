@@ -1,0 +1,35 @@
+// Package filesec adds the OFTP 2.0 security services to sessions of package oftp:
+// file signing, compression and encryption (RFC 5024 §6, CMS), signed EERP/NERP
+// (§5.3.13-5.3.14), secure authentication (§4.2.3-4.2.4) and the exchange of
+// certificates between partners in ODETTE_CERTIFICATE_* virtual files.
+//
+// A Security value holds our keys, the partners' certificates and policies, and a
+// trust store. Install plugs it into oftp.Options as OutgoingTransform,
+// IncomingTransform, Authenticator, EndResponseSigner and EndResponseVerifier.
+//
+// # Streaming
+//
+// Outgoing files are protected on the fly: the session reads the transmitted octets
+// from a pipe fed by a goroutine that reads the source and writes SignedData,
+// CompressedData and EnvelopedData layers; memory stays at a few buffers whatever the
+// file size. The price is that the transmitted size is not known before SFID:
+// SFIDFSIZ carries an upper estimate (it is an allocation hint; EFID carries the
+// exact count), and a secured file cannot resume at a restart point because a new
+// content key and IV give different octets. A transfer of a secured file that
+// breaks is sent again from the start (Open refuses an offset > 0, so the session
+// proposes no restart for it when RestartPosition is 0).
+//
+// Incoming files are verified on the fly as well: the sink returned by
+// TransformIncoming feeds the received octets through a pipe to a goroutine that
+// decrypts, decompresses, verifies and strips V record prefixes into the next sink.
+// Nothing is committed before the whole structure verified; any failure aborts the
+// next sink and answers EFNA 21/22/23.
+//
+// # Receipts
+//
+// The hash of every file sent with SFIDSIGN=Y is remembered (in memory, bounded) under
+// its identity (dataset name, date, time, originator, destination) so that the end
+// response can be checked when it comes, in this session or a later one while the
+// process runs. Likewise the hash of a received file is kept until its end response
+// is signed.
+package filesec
