@@ -95,11 +95,13 @@ func (d *decoder) decodeConnector(body hcl.Body) Connector {
 		c.PluginDir = d.resolvePath(DefaultPluginDir)
 	}
 	c.WorkDir, _ = b.path("work_dir")
-	c.StateDatabase, _ = b.secret("state_database", "state_database_file")
-	if a := b.attr("state_database"); a != nil && c.StateDatabase != "" {
+	var dbA *hcl.Attribute
+	c.StateDatabase, dbA = b.secret("state_database", "state_database_file")
+	if dbA != nil && c.StateDatabase != "" {
+		// url.Parse errors echo the URL and its password: keep them out.
 		u, err := url.Parse(c.StateDatabase.Reveal())
-		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-			d.errorf(a.Expr.Range(), "Invalid value", "state_database must be a postgres:// URL.")
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+			d.errorf(dbA.Expr.Range(), "Invalid value", "state_database must be a URL like postgres://user:password@host:5432/connector.")
 		}
 	}
 	level, _ := b.oneOf("log_level", "info", []string{"debug", "info", "warn", "error"})

@@ -32,8 +32,17 @@ type PrintOptions struct {
 // WriteDiagnostics prints diagnostics the way `connector validate` shows
 // them: severity, summary, file:line:col, the offending source lines with
 // the range underlined, and the detail.
+//
+// hcl's writer would also print the values of variables used in a failing
+// expression; variables carry passwords, so those values are left out.
 func WriteDiagnostics(w io.Writer, src Sources, diags hcl.Diagnostics, opts PrintOptions) error {
-	return hcl.NewDiagnosticTextWriter(w, src.Files(), opts.Width, opts.Color).WriteDiagnostics(diags)
+	safe := make(hcl.Diagnostics, len(diags))
+	for i, d := range diags {
+		c := *d
+		c.Expression, c.EvalContext = nil, nil
+		safe[i] = &c
+	}
+	return hcl.NewDiagnosticTextWriter(w, src.Files(), opts.Width, opts.Color).WriteDiagnostics(safe)
 }
 
 // FormatDiagnostic renders one diagnostic on one line:

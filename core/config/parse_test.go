@@ -474,3 +474,18 @@ w.hcl:16:14: warning: Lower-case pattern; Virtual file names are upper case in O
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+func TestStateDatabase(t *testing.T) {
+	head := "identity {\n ssid = \"O0013ME\"\n password = \"PW\"\n}\n"
+	cfg, diags := Parse("s.hcl", []byte(head+"connector {\n state_database = \"postgres://oftp:pgsecret@127.0.0.1:5432/oftp\"\n}\n"), testOptions())
+	if diags.HasErrors() {
+		t.Fatal(allDiags(diags))
+	}
+	if cfg.Connector.StateDatabase.Reveal() != "postgres://oftp:pgsecret@127.0.0.1:5432/oftp" || strings.Contains(fmt.Sprint(cfg.Connector), "pgsecret") {
+		t.Errorf("state_database: %v", cfg.Connector)
+	}
+	_, diags = Parse("s.hcl", []byte(head+"connector {\n state_database = \"mysql://u:pgsecret@h/db\"\n}\n"), testOptions())
+	if got := allDiags(diags); !strings.Contains(got, "s.hcl:6:19: error: Invalid value; state_database must be a URL like postgres://") || strings.Contains(got, "pgsecret") {
+		t.Errorf("got %s", got)
+	}
+}
