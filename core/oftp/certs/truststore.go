@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/big"
 	"sync"
 	"time"
 )
@@ -76,7 +77,25 @@ type TrustStore struct {
 	roots         []*x509.Certificate
 	intermediates []*x509.Certificate
 	partners      []*x509.Certificate
-	crls          map[string]*x509.RevocationList // by issuer RawSubject
+	crls          map[string]*crlEntry // by issuer RawSubject
+}
+
+// crlEntry is a CRL whose signature was verified against signer, indexed by
+// serial number so a lookup does not scan the list.
+type crlEntry struct {
+	crl     *x509.RevocationList
+	signer  []byte // Raw of the CA certificate that verified it
+	revoked map[string]x509.RevocationListEntry
+}
+
+func newCRLEntry(crl *x509.RevocationList, signer *x509.Certificate) *crlEntry {
+	e := &crlEntry{crl: crl, signer: signer.Raw, revoked: make(map[string]x509.RevocationListEntry, len(crl.RevokedCertificateEntries))}
+	for _, r := range crl.RevokedCertificateEntries {
+		if r.SerialNumber != nil {
+			e.revoked[serialKey(r.SerialNumber)] = r
+		}
+	}
+	return e
 }
 
 // NewTrustStore returns an empty store.
@@ -84,7 +103,7 @@ func NewTrustStore(opts TrustOptions) *TrustStore {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &TrustStore{opts: opts, crls: make(map[string]*x509.RevocationList)}
+	return &TrustStore{opts: opts, crls: make(map[string]*crlEntry)}
 }
 
 // Now returns the store's clock reading.
@@ -191,7 +210,9 @@ func (s *TrustStore) caCandidates(rawSubject []byte) []*x509.Certificate {
 
 // AddCRL verifies crl's signature against a CA in the store and keeps it for
 // revocation checks, replacing an older CRL from the same issuer. A CRL whose
-// signature does not verify is refused with ReasonCRLInvalid.
+// signature does not verify is refused with ReasonCRLInvalid; one from a CA
+// the store does not hold is refused with ErrCRLIssuerUnknown (add an issuing
+// CA with AddIntermediates before its CRL).
 func (s *TrustStore) AddCRL(crl *x509.RevocationList) error {
 	cands := s.caCandidates(crl.RawIssuer)
 	if len(cands) == 0 {
@@ -200,7 +221,7 @@ func (s *TrustStore) AddCRL(crl *x509.RevocationList) error {
 	var sigErr error
 	for _, ca := range cands {
 		if sigErr = crl.CheckSignatureFrom(ca); sigErr == nil {
-			s.storeCRL(crl)
+			s.storeCRL(newCRLEntry(crl, ca))
 			return nil
 		}
 	}
@@ -213,14 +234,14 @@ func (s *TrustStore) AddCRL(crl *x509.RevocationList) error {
 	}
 }
 
-func (s *TrustStore) storeCRL(crl *x509.RevocationList) {
+func (s *TrustStore) storeCRL(e *crlEntry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	key := string(crl.RawIssuer)
-	if old, ok := s.crls[key]; ok && newerCRL(old, crl) {
+	key := string(e.crl.RawIssuer)
+	if old, ok := s.crls[key]; ok && newerCRL(old.crl, e.crl) {
 		return
 	}
-	s.crls[key] = crl
+	s.crls[key] = e
 }
 
 // newerCRL reports whether a is newer than b (by CRL number, then thisUpdate).
@@ -471,17 +492,27 @@ func (s *TrustStore) checkRevocation(ctx context.Context, verified, presented []
 			}
 			continue
 		}
-		for _, e := range crl.RevokedCertificateEntries {
-			if e.SerialNumber.Cmp(cert.SerialNumber) == 0 && !e.RevocationTime.After(at) {
-				detail := "was revoked on " + e.RevocationTime.UTC().Format(time.DateOnly)
-				if r, ok := crlReasons[e.ReasonCode]; ok && e.ReasonCode != 0 {
-					detail += " (reason: " + r + ")"
-				}
-				return false, &ValidationError{Reason: ReasonRevoked, Name: CertName(cert), Cert: cert, Detail: detail}
+		if e, ok := crl.revoked[serialKey(cert.SerialNumber)]; ok && !e.RevocationTime.After(at) {
+			detail := "was revoked on " + e.RevocationTime.UTC().Format(time.DateOnly)
+			if r, ok := crlReasons[e.ReasonCode]; ok && e.ReasonCode != 0 {
+				detail += " (reason: " + r + ")"
 			}
+			return false, &ValidationError{Reason: ReasonRevoked, Name: CertName(cert), Cert: cert, Detail: detail}
 		}
 	}
 	return all, nil
+}
+
+// serialKey is the map key of a serial number (sign included: negative
+// serials exist in old certificates).
+func serialKey(n *big.Int) string {
+	if n == nil {
+		return ""
+	}
+	if n.Sign() < 0 {
+		return "-" + string(n.Bytes())
+	}
+	return string(n.Bytes())
 }
 
 func (s *TrustStore) findIssuer(cert *x509.Certificate, verified, presented []*x509.Certificate, i int) *x509.Certificate {
@@ -501,14 +532,14 @@ func (s *TrustStore) findIssuer(cert *x509.Certificate, verified, presented []*x
 // crlFor returns a usable CRL from issuer for cert: a stored one, or one
 // fetched from cert's distribution points. A nil CRL and nil error mean none
 // is available.
-func (s *TrustStore) crlFor(ctx context.Context, cert, issuer *x509.Certificate, at time.Time, online bool) (*x509.RevocationList, *ValidationError) {
+func (s *TrustStore) crlFor(ctx context.Context, cert, issuer *x509.Certificate, at time.Time, online bool) (*crlEntry, *ValidationError) {
 	s.mu.RLock()
-	crl := s.crls[string(issuer.RawSubject)]
+	e := s.crls[string(issuer.RawSubject)]
 	s.mu.RUnlock()
-	if crl != nil && crl.CheckSignatureFrom(issuer) != nil {
-		crl = nil // same subject, different key: not this issuer's CRL
+	if e != nil && !bytes.Equal(e.signer, issuer.Raw) && e.crl.CheckSignatureFrom(issuer) != nil {
+		e = nil // same subject, different key: not this issuer's CRL
 	}
-	if (crl == nil || crlStale(crl, at)) && online && s.opts.CRLFetcher != nil {
+	if (e == nil || crlStale(e.crl, at)) && online && s.opts.CRLFetcher != nil {
 		for _, url := range cert.CRLDistributionPoints {
 			fetched, err := s.opts.CRLFetcher.Fetch(ctx, url)
 			if err != nil {
@@ -519,19 +550,19 @@ func (s *TrustStore) crlFor(ctx context.Context, cert, issuer *x509.Certificate,
 				return nil, &ValidationError{Reason: ReasonCRLInvalid, Name: CertName(cert), Cert: cert,
 					Detail: fmt.Sprintf("has a CRL at %s that is not signed by its issuer %q", url, issuer.Subject.String())}
 			}
-			s.storeCRL(fetched)
-			crl = fetched
+			e = newCRLEntry(fetched, issuer)
+			s.storeCRL(e)
 			break
 		}
 	}
-	if crl == nil {
+	if e == nil {
 		return nil, nil
 	}
-	if crlStale(crl, at) {
+	if crlStale(e.crl, at) {
 		return nil, &ValidationError{Reason: ReasonCRLExpired, Name: CertName(cert), Cert: cert,
-			Detail: fmt.Sprintf("cannot be checked for revocation: the CRL from %q expired on %s", issuer.Subject.String(), crl.NextUpdate.UTC().Format(time.DateOnly))}
+			Detail: fmt.Sprintf("cannot be checked for revocation: the CRL from %q expired on %s", issuer.Subject.String(), e.crl.NextUpdate.UTC().Format(time.DateOnly))}
 	}
-	return crl, nil
+	return e, nil
 }
 
 func crlStale(crl *x509.RevocationList, at time.Time) bool {

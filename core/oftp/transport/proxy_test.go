@@ -23,7 +23,7 @@ import (
 
 // greetingServer stands in for an OFTP responder: it speaks first (as a
 // responder sends SSRM right after accepting), then echoes.
-func greetingServer(t *testing.T) string {
+func greetingServer(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -55,7 +55,7 @@ func splice(a, b net.Conn) {
 	wg.Wait()
 }
 
-func listen(t *testing.T, handle func(net.Conn)) string {
+func listen(t testing.TB, handle func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -76,7 +76,7 @@ func listen(t *testing.T, handle func(net.Conn)) string {
 
 // socks5Server is a small RFC 1928/1929 proxy: CONNECT only, optional
 // username/password, IPv4/IPv6/domain targets.
-func socks5Server(t *testing.T, user, pass string) string {
+func socks5Server(t testing.TB, user, pass string) string {
 	return listen(t, func(c net.Conn) {
 		r := bufio.NewReader(c)
 		var h [2]byte
@@ -160,7 +160,7 @@ func socks5Server(t *testing.T, user, pass string) string {
 // connectServer is a small HTTP CONNECT proxy with optional basic auth. It
 // forwards the partner's first bytes in the same write as its 200 answer,
 // so the client must not lose bytes read past the response head.
-func connectServer(t *testing.T, user, pass string) string {
+func connectServer(t testing.TB, user, pass string) string {
 	return listen(t, func(c net.Conn) {
 		r := bufio.NewReader(c)
 		req, err := http.ReadRequest(r)
