@@ -49,7 +49,7 @@ func (a *slogAdapter) Log(level hclog.Level, msg string, args ...any) {
 		attrs = append(attrs, "logger", a.name)
 	}
 	attrs = append(attrs, a.implied...)
-	attrs = append(attrs, maskArgs(args)...)
+	attrs = append(attrs, renamePluginKey(maskArgs(args))...)
 	a.l.Log(context.Background(), sl, msg, attrs...)
 }
 
@@ -74,6 +74,17 @@ func maskArgs(args []any) []any {
 	return out
 }
 
+// renamePluginKey keeps go-plugin's "plugin" (the executable path) from
+// shadowing the host's "plugin" attribute (the configured name).
+func renamePluginKey(args []any) []any {
+	for i := 0; i+1 < len(args); i += 2 {
+		if k, ok := args[i].(string); ok && k == "plugin" {
+			args[i] = "plugin_path"
+		}
+	}
+	return args
+}
+
 func (a *slogAdapter) Trace(msg string, args ...any) { a.Log(hclog.Trace, msg, args...) }
 func (a *slogAdapter) Debug(msg string, args ...any) { a.Log(hclog.Debug, msg, args...) }
 func (a *slogAdapter) Info(msg string, args ...any)  { a.Log(hclog.Info, msg, args...) }
@@ -94,7 +105,7 @@ func (a *slogAdapter) ImpliedArgs() []any { return a.implied }
 
 func (a *slogAdapter) With(args ...any) hclog.Logger {
 	c := *a
-	c.implied = append(append([]any{}, a.implied...), maskArgs(args)...)
+	c.implied = append(append([]any{}, a.implied...), renamePluginKey(maskArgs(args))...)
 	return &c
 }
 

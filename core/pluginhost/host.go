@@ -51,6 +51,10 @@ type Options struct {
 	StartTimeout time.Duration
 	// Env is added to every plugin's environment, after the host's own.
 	Env []string
+
+	// noPdeathsig leaves the plugin's own parent watch as the only guard
+	// against orphans, so tests can check that guard alone.
+	noPdeathsig bool
 }
 
 // Host starts and tracks plugins. Close stops them all.
@@ -211,7 +215,9 @@ func (p *Plugin) start(ctx context.Context) (*instance, sdk.Info, error) {
 		cmd = exec.Command(p.spec.Path, p.spec.Args...)
 	}
 	cmd.Env = append(cmd.Env, opts.Env...)
-	bindToParent(cmd)
+	if !opts.noPdeathsig {
+		bindToParent(cmd)
+	}
 
 	stderr := &tailBuffer{max: 4 << 10}
 	client := plugin.NewClient(&plugin.ClientConfig{

@@ -1,0 +1,91 @@
+package pluginhost
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+	"github.com/oftp2/connector/plugins/localfs/localfs"
+	"github.com/oftp2/connector/sdk"
+	"google.golang.org/grpc"
+)
+
+// The test binary doubles as the connector executable: run as
+// "TESTBINARY plugin serve NAME" it serves a plugin, exactly as the
+// connector re-executes itself for bundled plugins. Besides the real bundled
+// plugins it serves misbehaving ones the tests need.
+func TestMain(m *testing.M) {
+	if len(os.Args) == 4 && os.Args[1] == "plugin" && os.Args[2] == "serve" {
+		if err := testBuiltins().Serve(os.Args[3]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	if os.Getenv(helperHostEnv) != "" {
+		runHelperHost()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func testBuiltins() Builtins {
+	b := DefaultBuiltins()
+	b["stdout"] = func() sdk.Plugin {
+		// A plugin that prints to stdout before the handshake.
+		fmt.Println("starting my plugin v1.0")
+		return localfs.New()
+	}
+	b["chatty"] = func() sdk.Plugin {
+		log := sdk.Logger(nil, slog.LevelInfo)
+		log.Info("hello from the plugin", "password", "hunter2", "answer", 42)
+		return localfs.New()
+	}
+	b["crash"] = func() sdk.Plugin {
+		fmt.Fprintln(os.Stderr, "fatal: cannot open /var/lib/plugin/state.db: permission denied")
+		os.Exit(2)
+		return sdk.Plugin{}
+	}
+	b["future"] = func() sdk.Plugin {
+		// A plugin built against a future SDK that speaks only protocol 99.
+		plugin.Serve(&plugin.ServeConfig{
+			HandshakeConfig:  sdk.HandshakeConfig(),
+			VersionedPlugins: map[int]plugin.PluginSet{99: {sdk.PluginName: futurePlugin{}}},
+			GRPCServer:       plugin.DefaultGRPCServer,
+		})
+		os.Exit(0)
+		return sdk.Plugin{}
+	}
+	return b
+}
+
+type futurePlugin struct{ plugin.NetRPCUnsupportedPlugin }
+
+func (futurePlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error { return nil }
+func (futurePlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, nil
+}
+
+// helperHostEnv makes the test binary act as a connector that starts the
+// localfs plugin, prints the plugin's PID and waits to be killed.
+const helperHostEnv = "PLUGINHOST_TEST_HELPER_HOST"
+
+func runHelperHost() {
+	exe, _ := os.Executable()
+	h := New(Options{Executable: func() (string, error) { return exe, nil }})
+	if os.Getenv(helperHostEnv) == "parent-watch-only" {
+		h.opts.noPdeathsig = true
+	}
+	p, err := h.Start(context.Background(), Spec{Name: "inbox", Builtin: localfs.Name})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(strconv.Itoa(p.PID()))
+	time.Sleep(time.Hour)
+}
