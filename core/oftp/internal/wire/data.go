@@ -192,32 +192,74 @@ func (e *DataEncoder) flushRun(emit func([]byte) error) error {
 	return e.literalRepeat(e.runByte, n, emit)
 }
 
-// writeRuns feeds p through the run detector. The pending run is kept below 64 octets:
-// whenever it would pass 63, a full compressed subrecord of 63 goes out, since more of
-// the run follows.
+// writeRuns feeds p through the run detector. Runs of at least minRun octets become
+// compressed subrecords; shorter runs are gathered into literal spans. A run longer
+// than 63 goes out as full compressed subrecords of 63 while more of it follows, so the
+// pending run (the last one in p, which the next Write may continue) stays at 1..63.
 func (e *DataEncoder) writeRuns(p []byte, emit func([]byte) error) error {
-	for i := 0; i < len(p); {
+	i := 0
+	if e.runLen > 0 {
+		for i < len(p) && p[i] == e.runByte {
+			i++
+		}
+		if err := e.growRun(i, emit); err != nil {
+			return err
+		}
+		if i == len(p) {
+			return nil
+		}
+		if err := e.flushRun(emit); err != nil {
+			return err
+		}
+	}
+	lit := i // start of the literal span not yet written
+	for i < len(p) {
 		c := p[i]
 		j := i + 1
 		for j < len(p) && p[j] == c {
 			j++
 		}
-		if e.runLen == 0 || c != e.runByte {
-			if e.runLen > 0 {
-				if err := e.flushRun(emit); err != nil {
-					return err
-				}
-			}
-			e.runByte = c
-		}
-		e.runLen += j - i
-		for e.runLen > maxSubrecord {
-			if err := e.compressed(c, maxSubrecord, emit); err != nil {
+		if j == len(p) {
+			// The last run stays pending: the next Write may continue it.
+			if err := e.literal(p[lit:i], emit); err != nil {
 				return err
 			}
-			e.runLen -= maxSubrecord
+			e.runByte, e.runLen = c, 0
+			return e.growRun(j-i, emit)
+		}
+		if n := j - i; n >= minRun {
+			if err := e.literal(p[lit:i], emit); err != nil {
+				return err
+			}
+			for n > maxSubrecord {
+				if err := e.compressed(c, maxSubrecord, emit); err != nil {
+					return err
+				}
+				n -= maxSubrecord
+			}
+			if n >= minRun {
+				if err := e.compressed(c, n, emit); err != nil {
+					return err
+				}
+				lit = j
+			} else {
+				lit = j - n // a short rest joins the following literal data
+			}
 		}
 		i = j
+	}
+	return e.literal(p[lit:], emit)
+}
+
+// growRun adds n octets to the pending run, sending full compressed subrecords of 63
+// while the run is longer than that.
+func (e *DataEncoder) growRun(n int, emit func([]byte) error) error {
+	e.runLen += n
+	for e.runLen > maxSubrecord {
+		if err := e.compressed(e.runByte, maxSubrecord, emit); err != nil {
+			return err
+		}
+		e.runLen -= maxSubrecord
 	}
 	return nil
 }
