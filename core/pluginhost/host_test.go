@@ -488,4 +488,3 @@ func alive(pid int) bool {
 	}
 	return true
 }
-
