@@ -25,6 +25,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	tempDir := fs.String("temp-dir", "", "directory for files being received (default: a hidden directory inside --inbox)")
 	nameFormat := fs.String("name-format", oftp.DefaultReceivedFileNameFormat, "name of received files; macros such as %VirtualFileName%, %Originator%, %VirtualFileDate%")
 	overwrite := fs.Bool("overwrite", false, "replace existing files in the inbox")
+	outbox := fs.String("outbox", "", "directory of files to send to the partner when it hands over the turn (sent files move to OUTBOX/sent)")
 	once := fs.Bool("once", false, "serve one session, then exit with its outcome")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: connector serve [flags]\n\nRuns an OFTP responder that stores received files in --inbox.\n\nFlags:")
@@ -69,6 +70,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	srv := &oftp.Server{Options: opts}
+	if *outbox != "" {
+		if err := os.MkdirAll(*outbox, 0o750); err != nil {
+			return fmt.Errorf("outbox: %w", err)
+		}
+		srv.Partners = oftp.Partners{opts.PartnerSSIDCode: {
+			SSIDCode: opts.PartnerSSIDCode,
+			SFIDCode: opts.PartnerSFIDCode,
+			Password: opts.PartnerPassword,
+			Outbox:   &oftp.DirectoryOutbox{Dir: *outbox},
+		}}
+	}
 	log.Info("listening", "address", l.Addr().String(), "tls", opts.TLSConfig != nil, "ssid", opts.SSIDCode,
 		"partner", opts.PartnerSSIDCode, "inbox", *inbox, "version", opts.Version.String())
 

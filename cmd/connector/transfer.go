@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -56,14 +55,15 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	format := fs.String("format", "U", "virtual file format: U, T, F or V")
 	lrecl := fs.Int("max-record-size", 0, "record length for F, maximum record length for V")
 	desc := fs.String("description", "", "file description sent with the file (2.0)")
+	dir := fs.String("download-directory", ".", "directory for files the partner sends us in the same session")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: connector send [flags] FILE...\n\nConnects to a partner, sends the files, receives what the partner has queued, and logs off.\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	files, err := parseArgs(fs, args)
+	if err != nil {
 		return flagError(err)
 	}
-	files := fs.Args()
 	if len(files) == 0 {
 		return usagef("send: no files given")
 	}
@@ -88,6 +88,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if opts.Dialer, err = f.tlsClientFlags.dialer(); err != nil {
 		return err
 	}
+	opts.DownloadDirectory = *dir
 	prog := newProgress(stderr, log)
 	prog.events(&opts.Events)
 
@@ -99,7 +100,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		name := *dsn
 		if name == "" {
-			name = virtualFileName(path)
+			name = oftp.DatasetNameFor(path)
 		}
 		outgoing = append(outgoing, &oftp.OutgoingFile{
 			DatasetName:   name,
@@ -199,24 +200,6 @@ func parseFormat(s string) (oftp.Format, error) {
 		return oftp.FormatVariable, nil
 	}
 	return 0, usagef("--format %q: want U, T, F or V", s)
-}
-
-// virtualFileName derives a dataset name from a local path: upper case, characters
-// outside the OFTP set replaced, at most 26 characters.
-func virtualFileName(path string) string {
-	base := strings.ToUpper(filepath.Base(path))
-	b := []byte(base)
-	for i, c := range b {
-		switch {
-		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9', strings.IndexByte("/-.&()", c) >= 0:
-		default:
-			b[i] = '-'
-		}
-	}
-	if len(b) > 26 {
-		b = b[:26]
-	}
-	return string(b)
 }
 
 // isRefusal reports a file the partner refused; the session goes on with the next file.
