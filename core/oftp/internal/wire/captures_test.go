@@ -30,11 +30,10 @@ type captureSession struct {
 	compression bool
 
 	// the transfer in progress
-	sfid     *SFID
-	dataDir  byte
-	data     [][]byte // captured DATA exchange buffers
-	pieces   []piece  // their decoded record data
-	nextFile int
+	sfid    *SFID
+	dataDir byte
+	data    [][]byte // captured DATA exchange buffers
+	pieces  []piece  // their decoded record data
 }
 
 type piece struct {

@@ -238,15 +238,6 @@ func (e *encoder) num(field string, v, min, max int64, n int) {
 	e.b = append(e.b, d[i:]...)
 }
 
-// digits writes a 9(n) field given as a string of exactly n digits (dates, times).
-func (e *encoder) digits(field, s string, n int) {
-	if len(s) != n || !allDigits(s) {
-		e.fail(field, &valueError{s, detail(ErrNotNumeric, fmt.Sprintf("is not %d digits", n))})
-		return
-	}
-	e.b = append(e.b, s...)
-}
-
 func (e *encoder) yn(v bool) {
 	if v {
 		e.b = append(e.b, 'Y')
