@@ -29,33 +29,41 @@ func fuzzOptions() Options {
 // whatever decodes without error must respect the documented ranges.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("identity {\n ssid = \"O0013ME\"\n password = \"PW\"\n}\n"))
-	f.Fuzz(func(t *testing.T, src []byte) {
-		opts := fuzzOptions()
-		opts.Sources = Sources{}
-		cfg, diags := Parse("fuzz.hcl", src, opts)
-		for _, d := range diags {
-			_ = FormatDiagnostic(d)
+	f.Fuzz(func(t *testing.T, src []byte) { fuzzParse(t, "fuzz.hcl", src) })
+}
+
+// FuzzParseJSON is FuzzParse for the JSON syntax.
+func FuzzParseJSON(f *testing.F) {
+	f.Add([]byte(`{"identity": {"ssid": "O0013ME", "password": "PW"}}`))
+	f.Fuzz(func(t *testing.T, src []byte) { fuzzParse(t, "fuzz.hcl.json", src) })
+}
+
+func fuzzParse(t *testing.T, name string, src []byte) {
+	opts := fuzzOptions()
+	opts.Sources = Sources{}
+	cfg, diags := Parse(name, src, opts)
+	for _, d := range diags {
+		_ = FormatDiagnostic(d)
+	}
+	if err := WriteDiagnostics(io.Discard, opts.Sources, diags, PrintOptions{Width: 80}); err != nil {
+		t.Fatal(err)
+	}
+	if diags.HasErrors() {
+		if cfg != nil {
+			t.Fatal("config returned together with errors")
 		}
-		if err := WriteDiagnostics(io.Discard, opts.Sources, diags, PrintOptions{Width: 80}); err != nil {
-			t.Fatal(err)
+		return
+	}
+	if cfg == nil {
+		t.Fatal("no config and no error")
+	}
+	checkInvariants(t, cfg)
+	for _, p := range cfg.Plugins {
+		if schema, ok := testPluginSchemas[p.Builtin]; ok {
+			_, _ = DecodePluginConfig(p.Body, schema, cfg.EvalContext())
 		}
-		if diags.HasErrors() {
-			if cfg != nil {
-				t.Fatal("config returned together with errors")
-			}
-			return
-		}
-		if cfg == nil {
-			t.Fatal("no config and no error")
-		}
-		checkInvariants(t, cfg)
-		for _, p := range cfg.Plugins {
-			if schema, ok := testPluginSchemas[p.Builtin]; ok {
-				_, _ = DecodePluginConfig(p.Body, schema, cfg.EvalContext())
-			}
-			_ = PluginAttributeDiagnostic(p.Body, "bucket", "", "fuzz")
-		}
-	})
+		_ = PluginAttributeDiagnostic(p.Body, "bucket", "", "fuzz")
+	}
 }
 
 func checkInvariants(t *testing.T, cfg *Config) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	hcljson "github.com/hashicorp/hcl/v2/json"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 )
@@ -85,9 +86,9 @@ func Load(path string, opts Options) (*Config, hcl.Diagnostics) {
 	return Parse(path, src, opts)
 }
 
-// Parse decodes and validates a configuration file held in memory. It never
-// panics; on error the Config is nil and the diagnostics say what is wrong
-// and where.
+// Parse decodes and validates a configuration file held in memory. A name
+// ending in ".json" is read as HCL's JSON syntax. It never panics; on error
+// the Config is nil and the diagnostics say what is wrong and where.
 func Parse(filename string, src []byte, opts Options) (*Config, hcl.Diagnostics) {
 	opts = opts.withDefaults()
 	if opts.Sources != nil {
@@ -100,7 +101,14 @@ func Parse(filename string, src []byte, opts Options) (*Config, hcl.Diagnostics)
 			Detail:   fmt.Sprintf("%s is %d bytes; the limit is %d.", filename, len(src), MaxConfigSize),
 		}}
 	}
-	file, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+	var file *hcl.File
+	var diags hcl.Diagnostics
+	if strings.HasSuffix(filename, ".json") {
+		// The same schema written as JSON, for generated configurations.
+		file, diags = hcljson.Parse(src, filename)
+	} else {
+		file, diags = hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+	}
 	if diags.HasErrors() {
 		return nil, diags
 	}

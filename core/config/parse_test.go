@@ -489,3 +489,23 @@ func TestStateDatabase(t *testing.T) {
 		t.Errorf("got %s", got)
 	}
 }
+
+func TestParseJSONSyntax(t *testing.T) {
+	cfg := loadValid(t, "json.hcl.json", testOptions())
+	p := cfg.Partner("acme")
+	if cfg.Identity.Password.Reveal() != "JSONPW" || cfg.Identity.Keys != "main" || p == nil || p.Credit != 12 || p.Security.Level != SecuritySigned {
+		t.Fatalf("JSON config decoded wrongly: %+v %+v", cfg.Identity, p)
+	}
+	in, out := cfg.Inbound[0], cfg.Outbound[0]
+	if in.Sink != "archive" || len(in.Partners) != 1 || in.Partners[0] != "acme" || out.Partner != "acme" || !out.Sign || out.SignWith != "main" {
+		t.Fatalf("references in JSON: %+v %+v", in, out)
+	}
+	js, diags := cfg.DecodePluginConfig("archive", testPluginSchemas["s3"])
+	if diags.HasErrors() || string(js) != `{"bucket":"b"}` {
+		t.Fatalf("plugin config from JSON: %s %s", js, allDiags(diags))
+	}
+	_, diags = Parse("bad.json", []byte(`{"identity": {"ssid": "O0013ME", "password": "PW"}, "partner": {"x": {"ssid": "O0013X", "password": "P", "credit": 0}}}`), testOptions())
+	if got := allDiags(diags); !strings.Contains(got, "bad.json:1:116: error: Value out of range; credit must be from 1 to 999") {
+		t.Errorf("got %s", got)
+	}
+}
