@@ -1,6 +1,15 @@
 // Package wire is the OFTP codec: Stream Transmission Buffer framing, the 18 commands of
 // every protocol level as typed values, and the subrecords of data exchange buffers.
 // It is pure: bytes in, values out, no I/O state beyond a framing reader.
+//
+// Encode is strict and Decode is lenient, as RFC 5024 §8.2 asks. Encode refuses anything
+// a partner could reject: characters outside the RFC String set, lengths and numeric
+// ranges, reason codes the level does not define, fields the level does not have.
+// Decode accepts what real partners send where the RFC allows it (lower case, 0x8D
+// carriage returns, non-space reserved octets, either ESID layout, 2.0 EERP/NERP without
+// the hash and signature fields); each such place is commented with its RFC section.
+// Decode returns command values (SFID, not *SFID); Encode takes values or pointers.
+// Decode errors are *DecodeError carrying the ESID reason the session should end with.
 package wire
 
 import "strconv"
