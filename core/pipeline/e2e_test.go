@@ -1,0 +1,483 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/oftp2/connector/core/config"
+	"github.com/oftp2/connector/core/oftp"
+	"github.com/oftp2/connector/core/oftp/certs/certtest"
+	"github.com/oftp2/connector/core/oftp/transport"
+	"github.com/oftp2/connector/core/pluginhost"
+)
+
+// The test binary doubles as the connector executable: run as
+// "TESTBINARY plugin serve NAME" it serves a bundled plugin in its own process, exactly
+// as the connector re-executes itself.
+func TestMain(m *testing.M) {
+	if len(os.Args) == 4 && os.Args[1] == "plugin" && os.Args[2] == "serve" {
+		if err := pluginhost.ServeBuiltin(os.Args[3]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// freePort returns a port on 127.0.0.1 that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// pki is a test CA and a server certificate for 127.0.0.1, written to dir.
+type pki struct {
+	caFile, certFile, keyFile string
+}
+
+func newPKI(t testing.TB, dir string) pki {
+	t.Helper()
+	ca := certtest.NewCA(t, certtest.Options{CommonName: "Pipeline Test CA"})
+	leaf := ca.Issue(t, certtest.Options{
+		CommonName: "localhost", DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	})
+	certFile, keyFile := leaf.WriteFiles(t, dir, "server")
+	caFile := filepath.Join(dir, "ca.pem")
+	certtest.WriteFile(t, caFile, ca.CertPEM())
+	return pki{caFile: caFile, certFile: certFile, keyFile: keyFile}
+}
+
+// nodeSpec describes one connector of a test: its identity, the one partner it knows,
+// and where that partner listens.
+type nodeSpec struct {
+	name, ssid, password string
+	port                 int
+	peer                 string // partner label
+	peerSSID, peerPW     string
+	peerPort             int // 0: the partner only calls us
+	extra                string
+}
+
+func (s nodeSpec) hcl(dir string, k pki) string {
+	addr := ""
+	if s.peerPort != 0 {
+		addr = fmt.Sprintf("address = \"127.0.0.1:%d\"\n  ca_file = %q\n  server_name = \"localhost\"", s.peerPort, k.caFile)
+	}
+	return fmt.Sprintf(`
+connector {
+  state_dir = %[1]q
+}
+listener "main" {
+  address = "127.0.0.1:%[2]d"
+  tls {
+    cert_file = %[3]q
+    key_file  = %[4]q
+  }
+}
+identity {
+  ssid     = %[5]q
+  password = %[6]q
+}
+partner %[7]q {
+  ssid     = %[8]q
+  password = %[9]q
+  tls      = true
+  %[10]s
+}
+plugin "inbox" {
+  builtin = "localfs"
+  config {
+    path        = %[11]q
+    create_dirs = true
+  }
+}
+plugin "outbox" {
+  builtin = "localfs"
+  config {
+    path        = %[12]q
+    create_dirs = true
+  }
+}
+inbound "all" {
+  sink        = plugin.inbox
+  object_name = "%%Originator%%/%%VirtualFileName%%"
+}
+outbound "out" {
+  source  = plugin.outbox
+  partner = partner.%[7]s
+  poll    = "1s"
+  retry {
+    max_attempts = 5
+    backoff      = "1s"
+    max_backoff  = "2s"
+  }
+}
+%[13]s
+`, filepath.Join(dir, "state"), s.port, k.certFile, k.keyFile, s.ssid, s.password, s.peer, s.peerSSID, s.peerPW,
+		addr, filepath.Join(dir, "inbox"), filepath.Join(dir, "outbox"), s.extra)
+}
+
+// node is one running connector: configuration, plugin processes, pipeline.
+type node struct {
+	dir  string
+	cfg  *config.Config
+	host *pluginhost.Host
+	set  *PluginSet
+	p    *Pipeline
+	logs *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startNode(t *testing.T, dir string, spec nodeSpec, k pki, tweak func(*Options)) *node {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "connector.hcl")
+	if err := os.WriteFile(path, []byte(spec.hcl(dir, k)), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags := config.Load(path, config.Options{})
+	if diags.HasErrors() {
+		t.Fatalf("config: %v", diags)
+	}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", spec.name)
+	host := pluginhost.New(pluginhost.Options{Logger: log})
+	ctx := context.Background()
+	set, diags := StartPlugins(ctx, cfg, host)
+	if diags.HasErrors() {
+		host.Close()
+		t.Fatalf("plugins: %v", diags)
+	}
+	opts := Options{Config: cfg, Plugins: set, Logger: log, RetryInterval: 500 * time.Millisecond, ShutdownTimeout: 10 * time.Second}
+	if tweak != nil {
+		tweak(&opts)
+	}
+	p, err := New(opts)
+	if err != nil {
+		host.Close()
+		t.Fatal(err)
+	}
+	if err := p.Start(ctx); err != nil {
+		host.Close()
+		t.Fatal(err)
+	}
+	n := &node{dir: dir, cfg: cfg, host: host, set: set, p: p, logs: logs}
+	t.Cleanup(func() {
+		if err := p.Shutdown(context.Background()); err != nil {
+			t.Errorf("%s: shutdown: %v", spec.name, err)
+		}
+		host.Close()
+		if t.Failed() {
+			t.Logf("%s log:\n%s", spec.name, logs.String())
+		}
+	})
+	return n
+}
+
+// drop puts a file into the node's outbox the way users should: written under a
+// hidden name, then renamed, so that a half-written file is never listed.
+func (n *node) drop(t testing.TB, name string, data []byte) {
+	t.Helper()
+	out := filepath.Join(n.dir, "outbox")
+	tmp := filepath.Join(out, "."+name+".part")
+	if err := os.WriteFile(tmp, data, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(out, name)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// visible lists the non-hidden regular files under dir, relative, without sidecars.
+func visible(t testing.TB, dir string) []string {
+	t.Helper()
+	var out []string
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if strings.HasPrefix(d.Name(), ".") && p != dir {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Type().IsRegular() && !strings.HasSuffix(d.Name(), ".json") {
+			rel, _ := filepath.Rel(dir, p)
+			out = append(out, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	return out
+}
+
+func pattern(n int, seed byte) []byte {
+	b := make([]byte, n)
+	x := uint32(seed) + 1
+	for i := range b {
+		x = x*1664525 + 1013904223
+		b[i] = byte(x >> 24)
+	}
+	return b
+}
+
+func sameFile(t testing.TB, path string, want []byte) {
+	t.Helper()
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s: %d bytes (sha256 %x), want %d bytes (sha256 %x)", path, len(got), sha256.Sum256(got), len(want), sha256.Sum256(want))
+	}
+}
+
+// faultDialer drops the connection at the next write once armed: the partner has
+// answered, but the session breaks before we can say anything more.
+type faultDialer struct {
+	armed atomic.Bool
+	fired atomic.Bool
+}
+
+func (d *faultDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &faultConn{Conn: c, d: d}, nil
+}
+
+type faultConn struct {
+	net.Conn
+	d *faultDialer
+}
+
+func (c *faultConn) Write(p []byte) (int, error) {
+	if c.d.armed.Load() && c.d.fired.CompareAndSwap(false, true) {
+		c.Conn.Close()
+		return 0, errors.New("test: connection dropped")
+	}
+	return c.Conn.Write(p)
+}
+
+// twoNodes starts A (sends) and B (receives), each knowing the other.
+func twoNodes(t *testing.T, tweakA, tweakB func(*Options)) (a, b *node) {
+	t.Helper()
+	dir := t.TempDir()
+	k := newPKI(t, dir)
+	pa, pb := freePort(t), freePort(t)
+	a = startNode(t, filepath.Join(dir, "a"), nodeSpec{name: "A", ssid: "OACME", password: "PWA", port: pa,
+		peer: "b", peerSSID: "OBETA", peerPW: "PWB", peerPort: pb}, k, tweakA)
+	b = startNode(t, filepath.Join(dir, "b"), nodeSpec{name: "B", ssid: "OBETA", password: "PWB", port: pb,
+		peer: "a", peerSSID: "OACME", peerPW: "PWA", peerPort: pa}, k, tweakB)
+	return a, b
+}
+
+// Files pass both ways through real plugin processes over TLS, each is acknowledged by
+// EERP and moved to sent/.
+func TestEndToEndBothDirections(t *testing.T) {
+	a, b := twoNodes(t, nil, nil)
+	toB := pattern(3<<20+17, 1)
+	toA := pattern(200<<10, 2)
+	a.drop(t, "ORDERS.EDI", toB)
+	b.drop(t, "INVOIC.EDI", toA)
+	waitFor(t, "file at B", 30*time.Second, func() bool { return exists(filepath.Join(b.dir, "inbox/OACME/ORDERS.EDI")) })
+	waitFor(t, "file at A", 30*time.Second, func() bool { return exists(filepath.Join(a.dir, "inbox/OBETA/INVOIC.EDI")) })
+	sameFile(t, filepath.Join(b.dir, "inbox/OACME/ORDERS.EDI"), toB)
+	sameFile(t, filepath.Join(a.dir, "inbox/OBETA/INVOIC.EDI"), toA)
+	waitFor(t, "A's EERP", 30*time.Second, func() bool { return exists(filepath.Join(a.dir, "outbox/sent/ORDERS.EDI")) })
+	waitFor(t, "B's EERP", 30*time.Second, func() bool { return exists(filepath.Join(b.dir, "outbox/sent/INVOIC.EDI")) })
+	for _, n := range []*node{a, b} {
+		waitFor(t, "nothing owed or expected", 10*time.Second, func() bool {
+			exp, _ := n.p.Store().ExpectedFiles(context.Background())
+			return len(exp) == 0
+		})
+	}
+	if got := visible(t, filepath.Join(b.dir, "inbox")); len(got) != 1 {
+		t.Errorf("B's inbox holds %v, want one file", got)
+	}
+}
+
+// The session breaks right after the partner's EFPA: the EERP stays owed at B and
+// reaches A in a later session, which B opens.
+func TestDeferredEERPInLaterSession(t *testing.T) {
+	fd := &faultDialer{}
+	var accepted atomic.Bool
+	a, b := twoNodes(t, func(o *Options) {
+		o.Dialer = fd
+		o.Events.EndTransfer = func(r oftp.TransferResult) {
+			if r.Direction == oftp.Outgoing && r.Err == nil {
+				accepted.Store(true)
+				fd.armed.Store(true)
+			}
+		}
+	}, func(o *Options) {
+		o.RetryInterval = time.Hour // B calls A only when the test says so
+	})
+	data := pattern(100<<10, 3)
+	a.drop(t, "DELFOR.EDI", data)
+	waitFor(t, "file at B", 30*time.Second, func() bool { return exists(filepath.Join(b.dir, "inbox/OACME/DELFOR.EDI")) })
+	waitFor(t, "EFPA at A", 10*time.Second, accepted.Load)
+	waitFor(t, "broken session", 10*time.Second, fd.fired.Load)
+	ctx := context.Background()
+	waitFor(t, "EERP owed at B", 10*time.Second, func() bool {
+		owed, _ := b.p.Store().Owed(ctx, "a")
+		return len(owed) == 1
+	})
+	if exists(filepath.Join(a.dir, "outbox/sent/DELFOR.EDI")) {
+		t.Fatal("file acknowledged although no EERP was sent")
+	}
+	if err := b.p.CallPartner(ctx, "a"); err != nil {
+		t.Fatalf("B calls A: %v", err)
+	}
+	waitFor(t, "A's EERP", 10*time.Second, func() bool { return exists(filepath.Join(a.dir, "outbox/sent/DELFOR.EDI")) })
+	owed, _ := b.p.Store().Owed(ctx, "a")
+	if len(owed) != 0 {
+		t.Errorf("B still owes %d end responses", len(owed))
+	}
+	sameFile(t, filepath.Join(b.dir, "inbox/OACME/DELFOR.EDI"), data)
+}
+
+// The sink plugin process is killed in the middle of a file: the partner gets EFNA
+// (it may send again), nothing partial is visible, the plugin is restarted and the
+// file arrives once.
+func TestSinkPluginKilledMidFile(t *testing.T) {
+	var refusal atomic.Pointer[oftp.ReasonError]
+	var b *node
+	var killed atomic.Bool
+	a, bb := twoNodes(t, func(o *Options) {
+		o.Events.EndTransfer = func(r oftp.TransferResult) {
+			var re *oftp.ReasonError
+			if r.Direction == oftp.Outgoing && errors.As(r.Err, &re) {
+				refusal.Store(re)
+			}
+		}
+	}, func(o *Options) {
+		o.Events.Progress = func(info oftp.TransferInfo, octets int64) {
+			if info.Direction == oftp.Incoming && octets > 1<<20 && killed.CompareAndSwap(false, true) {
+				pid := b.set.Plugin("inbox").PID()
+				if pid == 0 {
+					panic("no inbox plugin process")
+				}
+				if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+					panic(err)
+				}
+			}
+		}
+	})
+	b = bb
+	data := pattern(8<<20, 4)
+	a.drop(t, "BIG.DAT", data)
+	final := filepath.Join(b.dir, "inbox/OACME/BIG.DAT")
+	waitFor(t, "file at B after the retry", 60*time.Second, func() bool { return exists(final) })
+	if !killed.Load() {
+		t.Fatal("the plugin was never killed")
+	}
+	re := refusal.Load()
+	if re == nil || re.Cmd != "EFNA" || re.Code != oftp.ReasonAccessMethodFailure {
+		t.Fatalf("A saw %v, want EFNA 12", re)
+	}
+	sameFile(t, final, data)
+	waitFor(t, "A's EERP", 30*time.Second, func() bool { return exists(filepath.Join(a.dir, "outbox/sent/BIG.DAT")) })
+	if got := visible(t, filepath.Join(b.dir, "inbox")); len(got) != 1 || got[0] != "OACME/BIG.DAT" {
+		t.Errorf("B's inbox holds %v, want only OACME/BIG.DAT", got)
+	}
+}
+
+// A file offered again with the same identity after it was committed is refused with
+// SFNA 13 and stored once.
+func TestDuplicateRefused(t *testing.T) {
+	_, b := twoNodes(t, nil, nil)
+	addr := b.p.Addrs()[0].String()
+	opts := oftp.DefaultOptions()
+	opts.SSIDCode, opts.Password = "OACME", "PWA"
+	opts.PartnerSSIDCode, opts.PartnerPassword = "OBETA", "PWB"
+	tlsCfg, err := (&transport.ClientTLS{ServerName: "localhost", RootFiles: []string{filepath.Join(filepath.Dir(b.dir), "ca.pem")}}).Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.TLSConfig = tlsCfg
+	ctx := context.Background()
+	data := pattern(10<<10, 5)
+	send := func() error {
+		c, err := oftp.Dial(ctx, addr, opts)
+		if err != nil {
+			return err
+		}
+		defer c.Disconnect()
+		f := &oftp.OutgoingFile{DatasetName: "DUP.TXT", Stamp: oftp.NewStamp(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), 7),
+			Source: oftp.SourceFunc(func(context.Context, int64) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })}
+		_, err = c.SendFile(ctx, f)
+		_ = c.Logoff(ctx)
+		return err
+	}
+	if err := send(); err != nil {
+		t.Fatalf("first send: %v", err)
+	}
+	err = send()
+	var re *oftp.ReasonError
+	if !errors.As(err, &re) || re.Cmd != "SFNA" || re.Code != oftp.ReasonDuplicateFile || re.Retry {
+		t.Fatalf("second send: %v, want SFNA 13 without retry", err)
+	}
+	if got := visible(t, filepath.Join(b.dir, "inbox")); len(got) != 1 {
+		t.Errorf("B's inbox holds %v, want one file", got)
+	}
+}
