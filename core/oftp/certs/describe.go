@@ -202,3 +202,13 @@ func describeTrust(c *x509.Certificate, chain []*x509.Certificate, trust *TrustS
 	}
 	return b.String()
 }
+
+// Inspect returns the Describe text for cert (and any chain certificates
+// given after it), for logs and error reports.
+func Inspect(trust *TrustStore, cert *x509.Certificate, chain ...*x509.Certificate) string {
+	var b strings.Builder
+	if err := Describe(&b, append([]*x509.Certificate{cert}, chain...), trust); err != nil {
+		return "certificate: " + err.Error()
+	}
+	return b.String()
+}

@@ -79,6 +79,9 @@ func TestDescribeGolden(t *testing.T) {
 	if err := certs.Describe(&out, chain, store); err != nil {
 		t.Fatal(err)
 	}
+	if got := certs.Inspect(store, chain[0], chain[1:]...); got != out.String() {
+		t.Fatalf("Inspect differs from Describe:\n%s", got)
+	}
 	out.WriteString("\n---- without the issuing CA, against the same trust store ----\n\n")
 	if err := certs.Describe(&out, chain[:1], store); err != nil {
 		t.Fatal(err)

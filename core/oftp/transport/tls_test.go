@@ -394,6 +394,25 @@ func TestConfigFromFiles(t *testing.T) {
 	}
 }
 
+func TestSystemRootsDoNotTrustStrangers(t *testing.T) {
+	p := newPKI(t)
+	self := certtest.SelfSigned(t, certtest.Options{CommonName: "oftp.example.com", DNSNames: []string{"oftp.example.com"}, Clock: p.clock})
+	scfg, err := (&transport.ServerTLS{Certificate: self.KeyPair(), Clock: p.clock}).Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startTLSServer(t, scfg)
+	_, _, err = talk(srv.addr, clientConfig(t, transport.ClientTLS{ServerName: "oftp.example.com", Trust: p.trust, SystemRoots: true}))
+	if !errors.Is(err, certs.ReasonUntrusted) {
+		t.Fatalf("self-signed with system roots: %v", err)
+	}
+	// The partner CA still works alongside the system roots.
+	srv2 := startTLSServer(t, serverConfig(t, p, transport.NoClientCert))
+	if _, _, err := talk(srv2.addr, clientConfig(t, transport.ClientTLS{ServerName: "oftp.example.com", Trust: p.trust, SystemRoots: true})); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestNoServerNameFailsClosed(t *testing.T) {
 	p := newPKI(t)
 	srv := startTLSServer(t, serverConfig(t, p, transport.NoClientCert))
