@@ -721,3 +721,15 @@ func TestDecodeErrorMessages(t *testing.T) {
 		t.Errorf("%q", err)
 	}
 }
+
+func TestCheckString(t *testing.T) {
+	for s, want := range map[string]error{
+		"ABC": nil, "A/B-C.D&E(F)": nil, "ABC   ": nil, "": nil, strings.Repeat("A", 26): nil,
+		"abc": ErrCharacterSet, "A B": ErrCharacterSet, " A": ErrCharacterSet, "A_B": ErrCharacterSet,
+		"Ä": ErrCharacterSet, strings.Repeat("A", 27): ErrRange,
+	} {
+		if err := CheckString(s, 26); !errors.Is(err, want) || (want == nil) != (err == nil) {
+			t.Errorf("CheckString(%q) = %v, want %v", s, err, want)
+		}
+	}
+}

@@ -185,6 +185,20 @@ func isStringChar(c byte) bool {
 	return false
 }
 
+// CheckString reports whether s can be sent in an X(n) String field: at most n octets
+// after trailing spaces, RFC String characters only, no leading or embedded space. Decode
+// accepts more (lower case, for one), so a receiver can use this to refuse an SFID whose
+// names it could not echo in the EERP or NERP (SFNA 01, 02 or 03) instead of failing at
+// acknowledgement time.
+func CheckString(s string, n int) error {
+	e := encoder{}
+	e.str("", s, n, false)
+	if e.err != nil {
+		return e.err.(*EncodeError).Err
+	}
+	return nil
+}
+
 // str writes an X(n) String field: left-justified, space-padded, RFC character set, no
 // leading or embedded space (§5.3). Trailing spaces in s are padding and allowed.
 func (e *encoder) str(field, s string, n int, required bool) {
