@@ -37,6 +37,10 @@ func commands() []command {
 		{"send", "connect to a partner and send files", runSend},
 		{"receive", "connect to a partner and receive the files it has queued", runReceive},
 		{"cert", "inspect a certificate file: connector cert inspect FILE", runCert},
+		{"run", "run the connector service from a configuration file", runRun},
+		{"validate", "check a configuration file, including its plugins' settings", runValidate},
+		{"plugins", "list bundled and installed plugins with version and capabilities", runPlugins},
+		{"plugin", "serve a bundled plugin: connector plugin serve NAME (the connector runs this itself)", runPlugin},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 			fmt.Fprintf(stdout, "connector %s (OFTP %s)\n", version, oftp.Version20)
 			return nil
