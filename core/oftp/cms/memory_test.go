@@ -171,4 +171,3 @@ func BenchmarkLargeFile(b *testing.B) {
 	}
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
 }
-
