@@ -19,7 +19,7 @@ import (
 // ChunkSize is the size of the file chunks streamed between the connector
 // and a plugin: large enough to amortise per-message costs, far below gRPC's
 // 4 MiB message limit.
-const ChunkSize = 256 << 10
+const ChunkSize = 1 << 20
 
 // cleanupTimeout bounds an Abort run after the caller went away.
 const cleanupTimeout = 30 * time.Second

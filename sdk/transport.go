@@ -35,6 +35,36 @@ func HostPluginSets() map[int]plugin.PluginSet {
 	}
 }
 
+// Flow-control windows and socket buffers sized for streaming file chunks:
+// gRPC's defaults (64 KiB windows, 32 KiB buffers) stall a 1 MiB-chunk
+// stream on window updates.
+const (
+	streamWindow = 8 << 20
+	ioBuffer     = 1 << 20
+)
+
+// GRPCDialOptions returns the dial options the connector's host uses for
+// plugin connections; they match the server options Serve uses.
+func GRPCDialOptions() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithInitialWindowSize(streamWindow),
+		grpc.WithInitialConnWindowSize(streamWindow),
+		grpc.WithReadBufferSize(ioBuffer),
+		grpc.WithWriteBufferSize(ioBuffer),
+	}
+}
+
+// newGRPCServer is the plugin side of GRPCDialOptions.
+func newGRPCServer(opts []grpc.ServerOption) *grpc.Server {
+	opts = append(opts,
+		grpc.InitialWindowSize(streamWindow),
+		grpc.InitialConnWindowSize(streamWindow),
+		grpc.ReadBufferSize(ioBuffer),
+		grpc.WriteBufferSize(ioBuffer),
+	)
+	return grpc.NewServer(opts...)
+}
+
 // PluginName is the name to pass to go-plugin's Dispense.
 const PluginName = pluginName
 

@@ -227,6 +227,7 @@ func (p *Plugin) start(ctx context.Context) (*instance, sdk.Info, error) {
 		SecureConfig:     secure,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
+		GRPCDialOptions:  sdk.GRPCDialOptions(),
 		StartTimeout:     opts.StartTimeout,
 		Logger:           newSlogAdapter(p.log),
 		Stderr:           stderr,

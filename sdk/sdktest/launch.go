@@ -45,7 +45,11 @@ func ServeGRPC(t testing.TB, p sdk.Plugin) *sdk.RemotePlugin {
 // into a temporary directory and returns the executable's path.
 func BuildPlugin(t testing.TB, pkg string) string {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	name := filepath.Base(pkg)
+	if name == "." || name == string(filepath.Separator) {
+		name = "plugin"
+	}
+	out := filepath.Join(t.TempDir(), name)
 	cmd := exec.Command("go", "build", "-o", out, pkg)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {

@@ -1,0 +1,100 @@
+package pluginhost
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/oftp2/connector/plugins/localfs/localfs"
+	"github.com/oftp2/connector/sdk"
+)
+
+// benchFileSize is one benchmark operation: a file streamed and committed.
+// Run with -benchtime=16x to move 1 GiB per sub-benchmark.
+const benchFileSize = 64 << 20
+
+// writeBenchFile streams benchFileSize bytes from a 1 MiB pattern (so data
+// generation costs nothing) in 1 MiB writes and commits.
+func writeBenchFile(b *testing.B, s sdk.Sink, name string, pattern []byte) {
+	ctx := context.Background()
+	w, err := s.Open(ctx, sdk.FileMeta{ObjectName: name})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for n := 0; n < benchFileSize; n += len(pattern) {
+		if _, err := w.Write(pattern); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := w.Commit(ctx); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func benchPattern() []byte {
+	p := make([]byte, 1<<20)
+	r := rand.NewChaCha8([32]byte{1})
+	_, _ = r.Read(p)
+	return p
+}
+
+// BenchmarkSinkLocalfs compares the localfs sink called in process with the
+// same sink behind a plugin process (gRPC over mutual TLS), in one run.
+func BenchmarkSinkLocalfs(b *testing.B) {
+	pattern := benchPattern()
+	run := func(b *testing.B, dir string, s sdk.Sink) {
+		b.SetBytes(benchFileSize)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; b.Loop(); i++ {
+			name := "bench.bin"
+			writeBenchFile(b, s, name, pattern)
+			b.StopTimer()
+			_ = os.Remove(filepath.Join(dir, name))
+			_ = os.Remove(filepath.Join(dir, name+localfs.SidecarSuffix))
+			b.StartTimer()
+		}
+	}
+	b.Run("in-process", func(b *testing.B) {
+		dir := b.TempDir()
+		st, err := localfs.Open(localfs.Options{Path: dir, Sidecar: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer st.Close()
+		run(b, dir, st.Sink())
+	})
+	b.Run("plugin-process", func(b *testing.B) {
+		bin, sum := localfsBinary(b)
+		dir := b.TempDir()
+		h := New(Options{})
+		defer h.Close()
+		p, err := h.Start(context.Background(), Spec{Name: "bench", Path: bin, SHA256: sum, Config: dirConfig(b, dir)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		run(b, dir, p.Sink())
+	})
+}
+
+// BenchmarkPluginStart measures starting a plugin process up to a
+// configured, described plugin (handshake, mutual TLS, Describe, Configure)
+// and stopping it.
+func BenchmarkPluginStart(b *testing.B) {
+	bin, sum := localfsBinary(b)
+	dir := b.TempDir()
+	h := New(Options{})
+	defer h.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := h.Start(context.Background(), Spec{Name: "bench", Path: bin, SHA256: sum, Config: dirConfig(b, dir)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		p.Close()
+		b.StartTimer()
+	}
+}
