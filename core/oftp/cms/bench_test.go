@@ -1,0 +1,237 @@
+package cms
+
+import (
+	"bytes"
+	"compress/zlib"
+	"crypto"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/des"
+	"crypto/sha256"
+	"crypto/x509"
+	"io"
+	"testing"
+
+	"github.com/oftp2/connector/core/oftp/cms/ber"
+)
+
+// Benchmarks run each CMS layer and, next to them, the raw primitive it is built on,
+// over the same 4 MiB of EDI-like text, so that the overhead of the layer is the
+// ratio of the two.
+
+const benchSize = 4 << 20
+
+var benchData = testData(benchSize, 42)
+
+func BenchmarkRawSHA256(b *testing.B) {
+	b.SetBytes(benchSize)
+	b.ReportAllocs()
+	for b.Loop() {
+		sha256.Sum256(benchData)
+	}
+}
+
+func benchCBC(b *testing.B, block cipher.Block) {
+	iv := make([]byte, block.BlockSize())
+	buf := make([]byte, benchSize)
+	b.SetBytes(benchSize)
+	b.ReportAllocs()
+	for b.Loop() {
+		cipher.NewCBCEncrypter(block, iv).CryptBlocks(buf, benchData)
+	}
+}
+
+func BenchmarkRawAES256CBC(b *testing.B) {
+	block, _ := aes.NewCipher(make([]byte, 32))
+	benchCBC(b, block)
+}
+
+func BenchmarkRaw3DESCBC(b *testing.B) {
+	block, _ := des.NewTripleDESCipher(make([]byte, 24))
+	benchCBC(b, block)
+}
+
+func BenchmarkRawZlibCompress(b *testing.B) {
+	b.SetBytes(benchSize)
+	b.ReportAllocs()
+	zw := zlib.NewWriter(io.Discard)
+	for b.Loop() {
+		zw.Reset(io.Discard)
+		zw.Write(benchData)
+		zw.Close()
+	}
+}
+
+func BenchmarkRawZlibDecompress(b *testing.B) {
+	var comp bytes.Buffer
+	zw := zlib.NewWriter(&comp)
+	zw.Write(benchData)
+	zw.Close()
+	b.SetBytes(benchSize)
+	b.ReportAllocs()
+	for b.Loop() {
+		zr, _ := zlib.NewReader(bytes.NewReader(comp.Bytes()))
+		io.Copy(io.Discard, zr)
+	}
+}
+
+// writeBench writes benchData through w in 64 KiB pieces.
+func writeBench(b *testing.B, w io.WriteCloser) {
+	for i := 0; i < benchSize; i += 64 << 10 {
+		if _, err := w.Write(benchData[i : i+64<<10]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func readBench(b *testing.B, r io.Reader) {
+	n, err := io.CopyBuffer(io.Discard, r, make([]byte, 64<<10))
+	if err != nil || n != benchSize {
+		b.Fatalf("read %d: %v", n, err)
+	}
+}
+
+func BenchmarkSignedWriterSHA256(b *testing.B) {
+	alice := testIdentity(b, "alice")
+	opts := SignOptions{Signers: []Signer{alice.signer(crypto.SHA256)}}
+	b.SetBytes(benchSize)
+	b.ReportAllocs()
+	for b.Loop() {
+		w, err := NewSignedWriter(io.Discard, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		writeBench(b, w)
+	}
+}
+
+func BenchmarkSignedReaderSHA256(b *testing.B) {
+	alice := testIdentity(b, "alice")
+	sd := mustSigned(b, benchData, SignOptions{Signers: []Signer{alice.signer(crypto.SHA256)}})
+	opts := VerifyOptions{Trusted: []*x509.Certificate{alice.cert}}
+	b.SetBytes(benchSize)
+	b.ReportAllocs()
+	for b.Loop() {
+		sr, err := NewSignedReader(bytes.NewReader(sd), opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		readBench(b, sr)
+	}
+}
+
+func benchEnvelopedWriter(b *testing.B, c Cipher) {
+	bob := testIdentity(b, "bob")
+	opts := EnvelopeOptions{Recipients: []*x509.Certificate{bob.cert}, Cipher: c}
+	b.SetBytes(benchSize)
+	b.ReportAllocs()
+	for b.Loop() {
+		w, err := NewEnvelopedWriter(io.Discard, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		writeBench(b, w)
+	}
+}
+
+func BenchmarkEnvelopedWriterAES256(b *testing.B) { benchEnvelopedWriter(b, AES256) }
+func BenchmarkEnvelopedWriter3DES(b *testing.B)   { benchEnvelopedWriter(b, DES3) }
+
+func BenchmarkEnvelopedReaderAES256(b *testing.B) {
+	bob := testIdentity(b, "bob")
+	env := mustEnveloped(b, benchData, EnvelopeOptions{Recipients: []*x509.Certificate{bob.cert}, Cipher: AES256})
+	b.SetBytes(benchSize)
+	b.ReportAllocs()
+	for b.Loop() {
+		er, err := NewEnvelopedReader(bytes.NewReader(env), bob.decrypt())
+		if err != nil {
+			b.Fatal(err)
+		}
+		readBench(b, er)
+	}
+}
+
+func BenchmarkCompressedWriter(b *testing.B) {
+	b.SetBytes(benchSize)
+	b.ReportAllocs()
+	for b.Loop() {
+		w, err := NewCompressedWriter(io.Discard, CompressOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		writeBench(b, w)
+	}
+}
+
+func BenchmarkCompressedReader(b *testing.B) {
+	comp := mustCompressed(b, benchData)
+	b.SetBytes(benchSize)
+	b.ReportAllocs()
+	for b.Loop() {
+		cr, err := NewCompressedReader(bytes.NewReader(comp))
+		if err != nil {
+			b.Fatal(err)
+		}
+		readBench(b, cr)
+	}
+}
+
+func BenchmarkFileWriterAll(b *testing.B) {
+	testIdentity(b, "alice")
+	testIdentity(b, "bob")
+	p := protection(SuiteAES256SHA256, true, true, true)
+	p.ChunkSize = 0
+	b.SetBytes(benchSize)
+	b.ReportAllocs()
+	for b.Loop() {
+		w, err := NewFileWriter(io.Discard, p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		writeBench(b, w)
+	}
+}
+
+func BenchmarkFileReaderAll(b *testing.B) {
+	testIdentity(b, "alice")
+	testIdentity(b, "bob")
+	p := protection(SuiteAES256SHA256, true, true, true)
+	p.ChunkSize = 0
+	wire := protect(b, benchData, p)
+	v := verification(true, true, true)
+	b.SetBytes(benchSize)
+	b.ReportAllocs()
+	for b.Loop() {
+		fr, err := NewFileReader(bytes.NewReader(wire), v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		readBench(b, fr)
+	}
+}
+
+// BenchmarkBERChunkedString measures the tokenizer alone on a constructed OCTET STRING
+// of 16 KiB chunks, the shape of every streamed layer.
+func BenchmarkBERChunkedString(b *testing.B) {
+	var buf bytes.Buffer
+	sw := ber.NewStringWriter(&buf, ber.ClassUniversal, ber.TagOctetString, 16<<10)
+	sw.Write(benchData)
+	sw.Close()
+	enc := buf.Bytes()
+	b.SetBytes(benchSize)
+	b.ReportAllocs()
+	for b.Loop() {
+		r := ber.NewReader(bytes.NewReader(enc), 0)
+		if _, err := r.Next(); err != nil {
+			b.Fatal(err)
+		}
+		sr, err := r.StringReader()
+		if err != nil {
+			b.Fatal(err)
+		}
+		readBench(b, sr)
+	}
+}
