@@ -69,6 +69,8 @@ func NewEnvelopedWriter(dst io.Writer, opts EnvelopeOptions) (io.WriteCloser, er
 		if !ok {
 			return nil, fmt.Errorf("cms: %w: recipient key %T (RSA key transport only)", ErrUnsupportedAlgorithm, cert.PublicKey)
 		}
+		// RFC 5024 §10.2 suites 01 and 02 (and the ODETTE list) use PKCS #1 v1.5.
+		//lint:ignore SA1019 OFTP cipher suites mandate RSA PKCS #1 v1.5 key transport
 		ek, err := rsa.EncryptPKCS1v15(rnd, pub, key)
 		if err != nil {
 			return nil, fmt.Errorf("cms: wrapping content key for %s: %w", cert.Subject, err)
@@ -272,6 +274,7 @@ func unwrapKey(ri *ktri, opts DecryptOptions) ([]byte, error) {
 	var dopts crypto.DecrypterOpts
 	switch {
 	case ri.KeyAlgorithm.Algorithm.Equal(oidRSAEncryption):
+		//lint:ignore SA1019 OFTP cipher suites mandate RSA PKCS #1 v1.5 key transport
 		dopts = &rsa.PKCS1v15DecryptOptions{}
 	case ri.KeyAlgorithm.Algorithm.Equal(oidRSAESOAEP):
 		o, err := parseOAEPParams(ri.KeyAlgorithm.Parameters)

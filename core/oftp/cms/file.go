@@ -52,6 +52,8 @@ func (p *Protection) Enveloped() bool { return p.Sign || p.Compress || p.Encrypt
 type fileWriter struct {
 	top    io.Writer
 	layers []io.WriteCloser // innermost first
+	suite  Suite
+	signed bool
 	err    error
 }
 
@@ -65,7 +67,7 @@ func NewFileWriter(dst io.Writer, p Protection) (io.WriteCloser, error) {
 			return nil, &UnsupportedSuiteError{Code: p.Suite.Code()}
 		}
 	}
-	fw := &fileWriter{top: dst}
+	fw := &fileWriter{top: dst, suite: p.Suite, signed: p.Sign}
 	var outer []io.WriteCloser // outermost first, reversed below
 	w := dst
 	if p.Encrypt {
@@ -134,8 +136,13 @@ func (f *fileWriter) Close() error {
 		return f.err
 	}
 	f.err = errors.New("cms: file writer already closed")
-	for _, l := range f.layers {
+	for i, l := range f.layers {
 		if err := l.Close(); err != nil {
+			if i == 0 && f.signed {
+				// Name the suite: a KMS key that cannot sign with its hash (SHA-1 for
+				// suites 01 and 02) fails here.
+				return fmt.Errorf("cms: signing for %v: %w", f.suite, err)
+			}
 			return err
 		}
 	}

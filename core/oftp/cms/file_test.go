@@ -2,6 +2,7 @@ package cms
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -205,5 +206,76 @@ func TestBouncyCastleCrossCheck(t *testing.T) {
 		if !res.Signer.Equal(alice.cert) || res.Hash != suite.Hash() || res.Cipher != suite.Cipher() {
 			t.Errorf("Bouncy Castle file %s: result %+v", suite.Code(), res)
 		}
+	}
+}
+
+// kmsSigner stands for a key held in a KMS: only Public and Sign, and like local-kms
+// it refuses SHA-1.
+type kmsSigner struct {
+	inner  crypto.Signer
+	calls  int
+	hashes []crypto.Hash
+}
+
+var errKMSNoSHA1 = errors.New("kms: SHA-1 signing not supported")
+
+func (k *kmsSigner) Public() crypto.PublicKey { return k.inner.Public() }
+
+func (k *kmsSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	k.calls++
+	k.hashes = append(k.hashes, opts.HashFunc())
+	if opts.HashFunc() == crypto.SHA1 {
+		return nil, errKMSNoSHA1
+	}
+	if len(digest) != opts.HashFunc().Size() {
+		return nil, fmt.Errorf("kms: digest of %d octets for %v", len(digest), opts.HashFunc())
+	}
+	return k.inner.Sign(rand, digest, opts)
+}
+
+// hsmDecrypter stands for a key in an HSM: only Public and Decrypt.
+type hsmDecrypter struct {
+	inner crypto.Decrypter
+	calls int
+}
+
+func (h *hsmDecrypter) Public() crypto.PublicKey { return h.inner.Public() }
+
+func (h *hsmDecrypter) Decrypt(rand io.Reader, msg []byte, opts crypto.DecrypterOpts) ([]byte, error) {
+	h.calls++
+	return h.inner.Decrypt(rand, msg, opts)
+}
+
+func TestKeysOnlyThroughSignerAndDecrypter(t *testing.T) {
+	alice := testIdentity(t, "alice")
+	bob := testIdentity(t, "bob")
+	data := testData(10_000, 13)
+
+	kms := &kmsSigner{inner: alice.key}
+	p := protection(SuiteAES256SHA512, true, true, true)
+	p.Signer = kms
+	wire := protect(t, data, p)
+	if kms.calls != 1 || kms.hashes[0] != crypto.SHA512 {
+		t.Fatalf("signer calls %d with %v", kms.calls, kms.hashes)
+	}
+	hsm := &hsmDecrypter{inner: bob.rsaKey()}
+	v := verification(true, true, true)
+	v.Decrypter = hsm
+	got, res, err := open(wire, v)
+	if err != nil || !bytes.Equal(got, data) || hsm.calls != 1 || !res.Signer.Equal(alice.cert) {
+		t.Fatalf("open through decrypter: %v, %d calls", err, hsm.calls)
+	}
+
+	// Suite 01 needs SHA-1, which this KMS key cannot do: the error names the suite.
+	p = protection(Suite3DESSHA1, true, false, true)
+	p.Signer = &kmsSigner{inner: alice.key}
+	w, err := NewFileWriter(io.Discard, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(data)
+	err = w.Close()
+	if !errors.Is(err, errKMSNoSHA1) || !strings.Contains(err.Error(), "suite 01") {
+		t.Fatalf("SHA-1 refusal: %v", err)
 	}
 }
