@@ -165,9 +165,7 @@ func (b *block) path(name string) (string, *hcl.Attribute) {
 		}
 		return "", a
 	}
-	p := b.d.resolvePath(s)
-	b.d.checkFile(a, p)
-	return p, a
+	return b.d.resolvePath(s), a
 }
 
 // secret reads a secret given either inline (name) or from a file (fileName).

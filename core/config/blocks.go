@@ -158,9 +158,11 @@ func (d *decoder) decodeListener(hb *hcl.Block) *Listener {
 		}
 		tb := d.open(tlsBlocks[0].Body, listenerTLSSchema, "tls", tlsBlocks[0].DefRange)
 		t := &ServerTLS{}
-		t.CertFile, _ = tb.path("cert_file")
-		t.KeyFile, _ = tb.path("key_file")
-		t.ClientCAFile, _ = tb.path("client_ca_file")
+		t.CertFile, _ = tb.file("cert_file", fileCert)
+		var keyA *hcl.Attribute
+		t.KeyFile, keyA = tb.file("key_file", fileKey)
+		d.keyPair(t.CertFile, t.KeyFile, keyA)
+		t.ClientCAFile, _ = tb.file("client_ca_file", fileCert)
 		var a *hcl.Attribute
 		t.RequireClientCert, a = tb.boolean("require_client_cert", false)
 		if t.RequireClientCert && t.ClientCAFile == "" {
@@ -234,7 +236,7 @@ func (d *decoder) decodePartner(hb *hcl.Block, id *Identity) *Partner {
 			d.errorf(a.Expr.Range(), "Invalid address", "%s.", err)
 		}
 	}
-	p.CAFile, _ = b.path("ca_file")
+	p.CAFile, _ = b.file("ca_file", fileCert)
 	p.ServerName, _ = b.str("server_name", "")
 	if fp, a := b.str("server_fingerprint", ""); a != nil {
 		var err error
@@ -243,8 +245,9 @@ func (d *decoder) decodePartner(hb *hcl.Block, id *Identity) *Partner {
 		}
 	}
 	var certA, keyA *hcl.Attribute
-	p.ClientCertFile, certA = b.path("client_cert_file")
-	p.ClientKeyFile, keyA = b.path("client_key_file")
+	p.ClientCertFile, certA = b.file("client_cert_file", fileCert)
+	p.ClientKeyFile, keyA = b.file("client_key_file", fileKey)
+	d.keyPair(p.ClientCertFile, p.ClientKeyFile, keyA)
 	if (certA == nil) != (keyA == nil) {
 		rng := certA
 		if rng == nil {
@@ -333,7 +336,7 @@ func (d *decoder) decodeSecurity(hb *hcl.Block, p *Partner, id *Identity) Securi
 	s.SecureAuthentication, _ = b.boolean("secure_authentication", false)
 	s.SHA1ReceiptCompat, _ = b.boolean("sha1_receipt_compat", false)
 	var certA *hcl.Attribute
-	s.CertificateFile, certA = b.path("certificate_file")
+	s.CertificateFile, certA = b.file("certificate_file", fileCert)
 
 	if a := b.attr("cipher_suite"); a != nil {
 		if cs, ok := b.str("cipher_suite", ""); ok != nil && cs != "" {
@@ -438,6 +441,8 @@ func (d *decoder) decodePlugin(hb *hcl.Block, pluginDir string) *Plugin {
 		var err error
 		if p.SHA256, err = checkSHA256(sum); err != nil {
 			d.errorf(sumA.Expr.Range(), "Invalid checksum", "%s.", err)
+		} else if d.opts.CheckFiles && p.Path != "" {
+			d.checkPluginExecutable(p.Path, p.SHA256, pathA, sumA)
 		}
 	}
 	cfgBlocks := b.blocks("config")
@@ -487,9 +492,11 @@ func (d *decoder) decodeKeys(hb *hcl.Block) *Keys {
 	if len(local) > 0 && pluginA == nil {
 		lb := d.open(local[0].Body, localKeysSchema, "local", local[0].DefRange)
 		l := &LocalKeys{}
-		l.CertFile, _ = lb.path("cert_file")
-		l.KeyFile, _ = lb.path("key_file")
+		l.CertFile, _ = lb.file("cert_file", fileCert)
+		var keyA *hcl.Attribute
+		l.KeyFile, keyA = lb.file("key_file", fileKey)
 		l.KeyPassword, _ = lb.secret("key_password", "key_password_file")
+		d.keyPair(l.CertFile, l.KeyFile, keyA)
 		k.Local = l
 	}
 	return k

@@ -19,7 +19,7 @@ func fuzzOptions() Options {
 			}
 			return []byte("FUZZPW\n"), nil
 		},
-		Stat:    func(string) (fs.FileInfo, error) { return nil, errors.New("no files while fuzzing") },
+		Open:    func(string) (fs.File, error) { return nil, errors.New("no files while fuzzing") },
 		BaseDir: "/fuzz",
 	}
 }

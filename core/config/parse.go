@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -9,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -31,9 +31,13 @@ type Options struct {
 	// ReadFile backs Load, file() and the *_file secret attributes; nil
 	// reads from disk with a size limit.
 	ReadFile func(name string) ([]byte, error)
-	// Stat checks that referenced files exist when CheckFiles is set; nil means os.Stat.
-	Stat func(name string) (fs.FileInfo, error)
-	// CheckFiles reports certificate, key and CA files that do not exist
+	// Open backs CheckFiles; nil means os.Open.
+	Open func(name string) (fs.File, error)
+	// Now backs the certificate expiry warnings of CheckFiles; nil means time.Now.
+	Now func() time.Time
+	// CheckFiles opens every certificate, key, CA file and plugin executable
+	// the configuration names: certificates must parse, keys must match
+	// their certificates and plugins must have their pinned checksum
 	// (`connector validate` sets it).
 	CheckFiles bool
 	// BaseDir resolves relative paths; empty means the configuration file's directory.
@@ -50,8 +54,11 @@ func (o Options) withDefaults() Options {
 	if o.ReadFile == nil {
 		o.ReadFile = func(name string) ([]byte, error) { return readFileLimited(name, MaxConfigSize) }
 	}
-	if o.Stat == nil {
-		o.Stat = os.Stat
+	if o.Open == nil {
+		o.Open = func(name string) (fs.File, error) { return os.Open(name) }
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	return o
 }
@@ -116,7 +123,7 @@ func Parse(filename string, src []byte, opts Options) (*Config, hcl.Diagnostics)
 	if base == "" {
 		base = filepath.Dir(filename)
 	}
-	d := &decoder{opts: opts, base: base, diags: diags}
+	d := &decoder{opts: opts, base: base, diags: diags, files: map[string][]byte{}}
 	cfg := d.decodeRoot(file.Body)
 	cfg.Filename = filename
 	sortDiagnostics(d.diags)
@@ -154,6 +161,9 @@ type decoder struct {
 	// duplicates are blocks whose label was already used; they are reported
 	// once and not decoded.
 	duplicates map[*hcl.Block]bool
+	// files holds certificate and key files read under CheckFiles, for
+	// the key-pair checks.
+	files map[string][]byte
 	// ourPasswordGiven is false only when the identity block exists and sets
 	// no password, so that partners without our_password are reported.
 	ourPasswordGiven bool
@@ -495,19 +505,4 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
-}
-
-var errNotRegular = errors.New("not a regular file")
-
-func (d *decoder) checkFile(a *hcl.Attribute, p string) {
-	if !d.opts.CheckFiles || p == "" {
-		return
-	}
-	fi, err := d.opts.Stat(p)
-	if err == nil && !fi.Mode().IsRegular() {
-		err = errNotRegular
-	}
-	if err != nil {
-		d.errorf(a.Expr.Range(), "File not usable", "%s: %s.", p, strings.TrimPrefix(err.Error(), "stat "+p+": "))
-	}
 }

@@ -326,34 +326,6 @@ partner "p" {
 	}
 }
 
-func TestCheckFiles(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "cert.pem"), []byte("x"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	src := `
-identity {
-  ssid = "O0013ME"
-  password = "PW"
-}
-listener "l" {
-  tls {
-    cert_file = "cert.pem"
-    key_file  = "missing.key"
-  }
-}
-`
-	opts := testOptions()
-	if _, diags := Parse(filepath.Join(dir, "c.hcl"), []byte(src), opts); diags.HasErrors() {
-		t.Fatalf("files are not checked unless asked: %s", diags.Error())
-	}
-	opts.CheckFiles = true
-	_, diags := Parse(filepath.Join(dir, "c.hcl"), []byte(src), opts)
-	if len(diags) != 1 || !strings.Contains(diags[0].Detail, "missing.key") || diags[0].Subject.Start.Line != 9 {
-		t.Fatalf("want one error about missing.key at line 9, got %s", diags.Error())
-	}
-}
-
 func TestSecretMasking(t *testing.T) {
 	cfg := loadValid(t, "full.hcl", testOptions())
 	secrets := []string{"ACMEPW", "s3cret", "OTHER", "proxypass", "legacy1", "keypass"}
