@@ -1,0 +1,77 @@
+package sdk
+
+import (
+	"context"
+	"testing"
+
+	pb "github.com/oftp2/connector/sdk/internal/proto"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// FuzzDecodeStatus feeds arbitrary google.rpc.Status bytes, as a misbehaving
+// plugin could send them, through the error decoding.
+func FuzzDecodeStatus(f *testing.F) {
+	for _, err := range []error{
+		&ConfigError{Attribute: "path", Message: "missing"},
+		Retryable(ErrExists),
+		Permanent(ErrNotFound),
+		ErrUnsupported,
+	} {
+		st, _ := status.FromError(toStatus(err))
+		b, _ := proto.Marshal(st.Proto())
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var sp spb.Status
+		if proto.Unmarshal(b, &sp) != nil {
+			return
+		}
+		err := fromStatus(context.Background(), status.FromProto(&sp).Err())
+		if sp.Code != int32(codes.OK) && err == nil {
+			t.Fatalf("status %v decoded to no error", &sp)
+		}
+		if err != nil {
+			_ = err.Error()
+			_ = AdviceOf(err)
+		}
+	})
+}
+
+// FuzzDecodeMessages decodes arbitrary bytes as the messages a plugin or
+// the host receives and converts them to the SDK's types.
+func FuzzDecodeMessages(f *testing.F) {
+	m, _ := proto.Marshal(metaToProto(FileMeta{DatasetName: "INVOICES", ObjectName: "a/b", Ticker: 9, RecordSize: 80, Attributes: map[string]string{"k": "v"}}))
+	f.Add(m)
+	d, _ := proto.Marshal(&pb.DescribeResponse{Name: "x", Attributes: []*pb.Attribute{{Name: "path", Type: "string", DefaultJson: []byte(`"/tmp"`)}}})
+	f.Add(d)
+	det, _ := anypb.New(&pb.ErrorDetail{Kind: pb.ErrorDetail_KIND_CONFIG, Attribute: "a"})
+	s, _ := proto.Marshal(&spb.Status{Code: 3, Message: "m", Details: []*anypb.Any{det}})
+	f.Add(s)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var fm pb.FileMeta
+		if proto.Unmarshal(b, &fm) == nil {
+			got := metaFromProto(&fm)
+			_ = metaToProto(got)
+		}
+		var req pb.SinkRequest
+		if proto.Unmarshal(b, &req) == nil {
+			_ = metaFromProto(req.GetOpen())
+		}
+		var of pb.OutgoingFile
+		if proto.Unmarshal(b, &of) == nil {
+			_ = outgoingFromProto(&of)
+		}
+		var ref pb.ObjectRef
+		if proto.Unmarshal(b, &ref) == nil {
+			_ = refFromProto(&ref)
+		}
+		var cr pb.CertificateResponse
+		if proto.Unmarshal(b, &cr) == nil {
+			_, _ = parseChain(cr.Chain)
+		}
+	})
+}
