@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math/big"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -209,5 +210,61 @@ listener "l" {
 				t.Fatalf("got:\n%s\nwant one diagnostic starting with:\n%s", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestCheckFilesOpenSSL feeds CheckFiles the key and certificate files users
+// make with OpenSSL (installed by scripts/deps.d/20-openssl.sh), in each of
+// the encodings it writes.
+func TestCheckFilesOpenSSL(t *testing.T) {
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Fatal("openssl is required (scripts/deps.d/20-openssl.sh installs it)")
+	}
+	dir := t.TempDir()
+	run := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command(openssl, args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	// PKCS#8 RSA key with its certificate.
+	run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "rsa8.key", "-out", "rsa8.pem", "-subj", "/CN=rsa8", "-days", "2")
+	// SEC 1 ("EC PRIVATE KEY").
+	run("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ec.key")
+	run("req", "-new", "-x509", "-key", "ec.key", "-out", "ec.pem", "-subj", "/CN=ec", "-days", "2")
+	// PKCS#1 ("RSA PRIVATE KEY").
+	run("genrsa", "-traditional", "-out", "rsa1.key", "2048")
+	run("req", "-new", "-x509", "-key", "rsa1.key", "-out", "rsa1.pem", "-subj", "/CN=rsa1", "-days", "2")
+	// Encrypted PKCS#8.
+	run("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-aes256", "-pass", "pass:secret", "-out", "enc.key")
+
+	for _, name := range []string{"rsa8.key", "ec.key", "rsa1.key", "enc.key"} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkPrivateKey(data); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, "enc.key")); !isEncryptedKey(data) {
+		t.Error("encrypted PKCS#8 key not recognised as encrypted")
+	}
+	src := func(cert, key string) []byte {
+		return []byte(fmt.Sprintf("identity {\n  ssid = \"O0013ME\"\n  password = \"PW\"\n}\nkeys \"k\" {\n  local {\n    cert_file = %q\n    key_file  = %q\n    key_password = \"secret\"\n  }\n}\n", cert, key))
+	}
+	opts := testOptions()
+	opts.CheckFiles = true
+	for _, pair := range [][2]string{{"rsa8.pem", "rsa8.key"}, {"ec.pem", "ec.key"}, {"rsa1.pem", "rsa1.key"}, {"ec.pem", "enc.key"}} {
+		if _, diags := Parse(filepath.Join(dir, "c.hcl"), src(pair[0], pair[1]), opts); len(diags) > 0 {
+			t.Errorf("%s + %s: %s", pair[0], pair[1], allDiags(diags))
+		}
+	}
+	_, diags := Parse(filepath.Join(dir, "c.hcl"), src("rsa8.pem", "rsa1.key"), opts)
+	if len(diags) != 1 || diags[0].Summary != "Key does not match certificate" {
+		t.Errorf("mismatched pair: %s", allDiags(diags))
 	}
 }
