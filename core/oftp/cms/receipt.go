@@ -228,7 +228,9 @@ type ReceiptVerdict struct {
 
 // VerifyReceipt checks a signed EERP or NERP: the signature must come from a trusted
 // certificate, the signed content must equal the receipt's fields, and the file hash
-// must be that of the file we sent. Failures are *Error with FailReceipt.
+// must be that of the file we sent. r holds the fields exactly as received in the
+// command (peers that swap DEST and ORIG also sign them swapped); correlating the
+// receipt with the file sent is the caller's job. Failures are *Error with FailReceipt.
 func VerifyReceipt(r Receipt, signature []byte, c ReceiptCheck) (*ReceiptVerdict, error) {
 	op := "verify " + r.Kind.String()
 	fail := func(err error) (*ReceiptVerdict, error) {
