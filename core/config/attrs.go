@@ -14,18 +14,16 @@ import (
 // record diagnostics at the attribute that is wrong.
 type block struct {
 	d       *decoder
-	what    string // "partner \"acme\"", for messages
 	content *hcl.BodyContent
-	rng     hcl.Range // the block header, for errors about missing things
 }
 
-func (d *decoder) open(body hcl.Body, schema *hcl.BodySchema, what string, rng hcl.Range) *block {
+func (d *decoder) open(body hcl.Body, schema *hcl.BodySchema) *block {
 	content, diags := body.Content(schema)
 	d.diags = append(d.diags, diags...)
 	if content == nil {
 		content = &hcl.BodyContent{Attributes: hcl.Attributes{}}
 	}
-	return &block{d: d, what: what, content: content, rng: rng}
+	return &block{d: d, content: content}
 }
 
 func (b *block) attr(name string) *hcl.Attribute { return b.content.Attributes[name] }

@@ -84,7 +84,7 @@ const (
 )
 
 func (d *decoder) decodeConnector(body hcl.Body) Connector {
-	b := d.open(body, connectorSchema, "connector", body.MissingItemRange())
+	b := d.open(body, connectorSchema)
 	var c Connector
 	c.StateDir, _ = b.path("state_dir")
 	if c.StateDir == "" {
@@ -110,7 +110,7 @@ func (d *decoder) decodeConnector(body hcl.Body) Connector {
 }
 
 func (d *decoder) decodeIdentity(hb *hcl.Block) Identity {
-	b := d.open(hb.Body, identitySchema, "identity", hb.DefRange)
+	b := d.open(hb.Body, identitySchema)
 	var id Identity
 	var a *hcl.Attribute
 	id.SSID, a = b.str("ssid", "")
@@ -147,7 +147,7 @@ func (d *decoder) code(a *hcl.Attribute, name, v string) {
 }
 
 func (d *decoder) decodeListener(hb *hcl.Block) *Listener {
-	b := d.open(hb.Body, listenerSchema, "listener", hb.DefRange)
+	b := d.open(hb.Body, listenerSchema)
 	l := &Listener{Name: hb.Labels[0], DeclRange: hb.DefRange}
 	tlsBlocks := b.blocks("tls")
 	port := PortPlain
@@ -156,7 +156,7 @@ func (d *decoder) decodeListener(hb *hcl.Block) *Listener {
 		for _, extra := range tlsBlocks[1:] {
 			d.errorf(extra.DefRange, "Duplicate tls block", "A listener has at most one tls block.")
 		}
-		tb := d.open(tlsBlocks[0].Body, listenerTLSSchema, "tls", tlsBlocks[0].DefRange)
+		tb := d.open(tlsBlocks[0].Body, listenerTLSSchema)
 		t := &ServerTLS{}
 		t.CertFile, _ = tb.file("cert_file", fileCert)
 		var keyA *hcl.Attribute
@@ -191,7 +191,7 @@ func (d *decoder) decodeListener(hb *hcl.Block) *Listener {
 var versionNames = map[string]Version{"2.0": Version20, "1.4": Version14, "1.3": Version13, "1.2": Version12}
 
 func (d *decoder) decodePartner(hb *hcl.Block, id *Identity) *Partner {
-	b := d.open(hb.Body, partnerSchema, "partner", hb.DefRange)
+	b := d.open(hb.Body, partnerSchema)
 	p := &Partner{Name: hb.Labels[0], DeclRange: hb.DefRange}
 	var a *hcl.Attribute
 
@@ -326,7 +326,7 @@ func (d *decoder) proxy(a *hcl.Attribute, s string) *Proxy {
 }
 
 func (d *decoder) decodeSecurity(hb *hcl.Block, p *Partner, id *Identity) Security {
-	b := d.open(hb.Body, securitySchema, "security", hb.DefRange)
+	b := d.open(hb.Body, securitySchema)
 	var s Security
 	lv, levelA := b.oneOf("level", "none", []string{"none", "encrypted", "signed", "both"})
 	s.Level = map[string]SecurityLevel{"none": SecurityNone, "encrypted": SecurityEncrypted, "signed": SecuritySigned, "both": SecurityBoth}[lv]
@@ -389,7 +389,7 @@ func (d *decoder) decodeSecurity(hb *hcl.Block, p *Partner, id *Identity) Securi
 }
 
 func (d *decoder) decodeSchedule(hb *hcl.Block) *Schedule {
-	b := d.open(hb.Body, scheduleSchema, "schedule", hb.DefRange)
+	b := d.open(hb.Body, scheduleSchema)
 	s := &Schedule{}
 	var everyA *hcl.Attribute
 	s.Every, everyA = b.duration("every", 0, 10*time.Second, 7*24*time.Hour)
@@ -413,7 +413,7 @@ func (d *decoder) decodeSchedule(hb *hcl.Block) *Schedule {
 }
 
 func (d *decoder) decodePlugin(hb *hcl.Block, pluginDir string) *Plugin {
-	b := d.open(hb.Body, pluginSchema, "plugin", hb.DefRange)
+	b := d.open(hb.Body, pluginSchema)
 	p := &Plugin{Name: hb.Labels[0], DeclRange: hb.DefRange, Body: hcl.EmptyBody(), BodyRange: hb.DefRange}
 	var builtinA, pathA, sumA *hcl.Attribute
 	p.Builtin, builtinA = b.str("builtin", "")
@@ -467,7 +467,7 @@ func (d *decoder) resolvePluginPath(p, pluginDir string) string {
 }
 
 func (d *decoder) decodeKeys(hb *hcl.Block) *Keys {
-	b := d.open(hb.Body, keysSchema, "keys", hb.DefRange)
+	b := d.open(hb.Body, keysSchema)
 	k := &Keys{Name: hb.Labels[0], DeclRange: hb.DefRange}
 	var pluginA, idA *hcl.Attribute
 	k.Plugin, pluginA = b.ref("plugin", "plugin")
@@ -490,7 +490,7 @@ func (d *decoder) decodeKeys(hb *hcl.Block) *Keys {
 		d.errorf(idA.Expr.Range(), "Invalid value", "key_id must not be empty.")
 	}
 	if len(local) > 0 && pluginA == nil {
-		lb := d.open(local[0].Body, localKeysSchema, "local", local[0].DefRange)
+		lb := d.open(local[0].Body, localKeysSchema)
 		l := &LocalKeys{}
 		l.CertFile, _ = lb.file("cert_file", fileCert)
 		var keyA *hcl.Attribute
@@ -503,7 +503,7 @@ func (d *decoder) decodeKeys(hb *hcl.Block) *Keys {
 }
 
 func (d *decoder) decodeInbound(hb *hcl.Block) *Inbound {
-	b := d.open(hb.Body, inboundSchema, "inbound", hb.DefRange)
+	b := d.open(hb.Body, inboundSchema)
 	in := &Inbound{Name: hb.Labels[0], DeclRange: hb.DefRange}
 	in.Partners, _ = b.refList("partners", "partner")
 	var filesA *hcl.Attribute
@@ -534,7 +534,7 @@ func (d *decoder) decodeInbound(hb *hcl.Block) *Inbound {
 }
 
 func (d *decoder) decodeOutbound(hb *hcl.Block, cfg *Config) *Outbound {
-	b := d.open(hb.Body, outboundSchema, "outbound", hb.DefRange)
+	b := d.open(hb.Body, outboundSchema)
 	out := &Outbound{Name: hb.Labels[0], DeclRange: hb.DefRange}
 	out.Source, _ = b.ref("source", "plugin")
 	var partnerA *hcl.Attribute
@@ -627,7 +627,7 @@ func (d *decoder) decodeOutbound(hb *hcl.Block, cfg *Config) *Outbound {
 		d.errorf(extra.DefRange, "Duplicate retry block", "An outbound block has at most one retry block.")
 	}
 	if len(retries) > 0 {
-		rb := d.open(retries[0].Body, retrySchema, "retry", retries[0].DefRange)
+		rb := d.open(retries[0].Body, retrySchema)
 		out.Retry.MaxAttempts, _ = rb.integer("max_attempts", DefaultMaxAttempts, 1, 1000, "")
 		out.Retry.Backoff, _ = rb.duration("backoff", DefaultBackoff, time.Second, 24*time.Hour)
 		var maxA *hcl.Attribute
