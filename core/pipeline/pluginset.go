@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/oftp2/connector/core/config"
@@ -94,13 +95,33 @@ func StartPlugins(ctx context.Context, cfg *config.Config, host *pluginhost.Host
 	set := &PluginSet{plugins: map[string]*pluginhost.Plugin{}}
 	var diags hcl.Diagnostics
 	needs := capabilityNeeds(cfg)
-	for _, pc := range cfg.Plugins {
+	bundled := pluginhost.DefaultBuiltins()
+	// Processes start in parallel: start-up time is the slowest plugin, not the sum.
+	type started struct {
+		pl  *pluginhost.Plugin
+		err error
+	}
+	results := make([]started, len(cfg.Plugins))
+	var wg sync.WaitGroup
+	for i, pc := range cfg.Plugins {
+		if pc.Builtin != "" && bundled[pc.Builtin] == nil {
+			results[i].err = fmt.Errorf("%w: %q; the bundled plugins are %s", pluginhost.ErrUnknownBuiltin, pc.Builtin, strings.Join(bundled.Names(), ", "))
+			continue
+		}
 		spec := pluginhost.Spec{Name: pc.Name, Builtin: pc.Builtin}
 		if pc.Builtin == "" {
 			spec.Path, spec.SHA256 = pluginPath(cfg, pc), pc.SHA256
 		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i].pl, results[i].err = host.Start(ctx, spec)
+		}()
+	}
+	wg.Wait()
+	for i, pc := range cfg.Plugins {
 		rng := pc.DeclRange
-		pl, err := host.Start(ctx, spec)
+		pl, err := results[i].pl, results[i].err
 		if err != nil {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Plugin failed to start",
 				Detail: err.Error(), Subject: &rng})
