@@ -64,6 +64,7 @@ func (s *KeySigner) Decrypt(_ io.Reader, msg []byte, opts crypto.DecrypterOpts) 
 			return nil, Permanent(fmt.Errorf("decrypt: OAEP labels: %w", ErrUnsupported))
 		}
 		return s.keys.Decrypt(s.ctx, s.keyID, msg, true, o.Hash)
+	//lint:ignore SA1019 OFTP cipher suites 01 and 02 wrap content keys with PKCS #1 v1.5 (RFC 5024 §10.2).
 	case nil, *rsa.PKCS1v15DecryptOptions:
 		return s.keys.Decrypt(s.ctx, s.keyID, msg, false, 0)
 	}

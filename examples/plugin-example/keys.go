@@ -150,6 +150,7 @@ func (k *pemKeys) Decrypt(_ context.Context, keyID string, wrapped []byte, oaep 
 	if oaep {
 		out, err = rsa.DecryptOAEP(hash.New(), nil, priv, wrapped, nil)
 	} else {
+		//lint:ignore SA1019 OFTP cipher suites 01 and 02 wrap content keys with PKCS #1 v1.5 (RFC 5024 §10.2).
 		out, err = rsa.DecryptPKCS1v15(nil, priv, wrapped)
 	}
 	if err != nil {

@@ -134,6 +134,7 @@ func runRSA(t *testing.T, cfg KeysConfig, id string, pub *rsa.PublicKey) {
 	} else if err != nil || !bytes.Equal(got, cek) {
 		t.Errorf("Decrypt OAEP-SHA256: %v (key equal: %v)", err, bytes.Equal(got, cek))
 	}
+	//lint:ignore SA1019 OFTP cipher suites 01 and 02 wrap content keys with PKCS #1 v1.5 (RFC 5024 §10.2).
 	wrapped, err = rsa.EncryptPKCS1v15(rand.Reader, pub, cek)
 	if err != nil {
 		t.Fatal(err)

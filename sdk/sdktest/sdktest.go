@@ -13,7 +13,6 @@ package sdktest
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"hash"
 	"io"
 	"math/rand/v2"
 )
@@ -40,16 +39,4 @@ func Digest(seed uint64, n int64) string {
 		panic(err) // reading generated data cannot fail
 	}
 	return hex.EncodeToString(h.Sum(nil))
-}
-
-// hashingReader hashes what passes through it.
-type hashingReader struct {
-	r io.Reader
-	h hash.Hash
-}
-
-func (h *hashingReader) Read(p []byte) (int, error) {
-	n, err := h.r.Read(p)
-	h.h.Write(p[:n])
-	return n, err
 }
