@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"testing"
 )
@@ -223,4 +224,100 @@ func TestSignedReadsOpenSSL(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNestedWithOpenSSL checks the layer nesting (RFC 5024 §6.1, without compression,
+// which this OpenSSL build lacks) against OpenSSL in both directions.
+func TestNestedWithOpenSSL(t *testing.T) {
+	alice := testIdentity(t, "alice")
+	bob := testIdentity(t, "bob")
+	data := testData(50_000, 17)
+	for _, suite := range []Suite{Suite3DESSHA1, SuiteAES256SHA512} {
+		t.Run("ours "+suite.Code(), func(t *testing.T) {
+			wire := protect(t, data, protection(suite, true, false, true))
+			inner, err := openssl(t, "cms", "-decrypt", "-binary", "-inform", "DER", "-in", writeTemp(t, "f.cms", wire),
+				"-recip", bob.certPath, "-inkey", bob.keyPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := openssl(t, "cms", "-verify", "-binary", "-inform", "DER", "-in", writeTemp(t, "inner.der", inner),
+				"-noverify", "-certfile", alice.certPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(out, data) {
+				t.Fatalf("openssl recovered %d octets, want %d", len(out), len(data))
+			}
+		})
+	}
+	for _, tc := range []struct{ md, cipher string }{{"sha1", "-des3"}, {"sha256", "-aes256"}} {
+		t.Run("openssl "+tc.md, func(t *testing.T) {
+			signed, err := openssl(t, "cms", "-sign", "-binary", "-nodetach", "-outform", "DER", "-stream", "-nocerts",
+				"-md", tc.md, "-in", writeTemp(t, "data", data), "-signer", alice.certPath, "-inkey", alice.keyPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wire, err := openssl(t, "cms", "-encrypt", "-binary", "-outform", "DER", "-stream", tc.cipher,
+				"-in", writeTemp(t, "signed.der", signed), bob.certPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, res, err := open(wire, verification(true, false, true))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, data) || !res.Signer.Equal(alice.cert) {
+				t.Fatalf("got %d octets, signer %v", len(got), res.Signer)
+			}
+		})
+	}
+}
+
+// TestCertificateRollOver signs with the old and the new key, as RFC 5024 §6.2
+// allows, and checks both OpenSSL's and our view.
+func TestCertificateRollOver(t *testing.T) {
+	alice := testIdentity(t, "alice")
+	carol := testIdentity(t, "carol") // alice's new certificate
+	bob := testIdentity(t, "bob")
+	data := testData(20_000, 19)
+	in := writeTemp(t, "data", data)
+
+	// Ours, two signers: OpenSSL verifies both.
+	sd := mustSigned(t, data, SignOptions{Signers: []Signer{alice.signer(crypto.SHA256), carol.signer(crypto.SHA512)}})
+	bundle := writeTemp(t, "both.pem", append(mustRead(t, alice.certPath), mustRead(t, carol.certPath)...))
+	if _, err := openssl(t, "cms", "-verify", "-binary", "-inform", "DER", "-in", writeTemp(t, "sd.der", sd),
+		"-noverify", "-certfile", bundle, "-out", "/dev/null"); err != nil {
+		t.Fatal(err)
+	}
+	// OpenSSL's, two signers: a partner who knows only one of the certificates accepts.
+	osd, err := openssl(t, "cms", "-sign", "-binary", "-nodetach", "-outform", "DER", "-nocerts", "-in", in,
+		"-signer", alice.certPath, "-inkey", alice.keyPath, "-signer", carol.certPath, "-inkey", carol.keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, trusted := range [][]*x509.Certificate{{alice.cert}, {carol.cert}, {alice.cert, carol.cert}} {
+		sr, err := NewSignedReader(bytes.NewReader(osd), VerifyOptions{Trusted: trusted})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := io.ReadAll(sr); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("trusting %d certificates: %v", len(trusted), err)
+		}
+	}
+	sr, err := NewSignedReader(bytes.NewReader(osd), VerifyOptions{Trusted: []*x509.Certificate{bob.cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(sr); !errors.Is(err, ErrSignerNotTrusted) {
+		t.Fatalf("neither signer trusted: %v", err)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
