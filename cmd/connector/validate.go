@@ -5,12 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/oftp2/connector/core/config"
@@ -49,15 +45,7 @@ func printDiagnostics(w io.Writer, src config.Sources, diags hcl.Diagnostics) {
 func loadChecked(ctx context.Context, path string, vars map[string]string, checkFiles bool, withPlugins bool, log *slog.Logger) (
 	*config.Config, *pipeline.PluginSet, *pluginhost.Host, config.Sources, hcl.Diagnostics) {
 	src := config.Sources{}
-	opts := config.Options{Vars: vars, Sources: src}
-	if checkFiles {
-		// The file check also looks at state_dir, plugin_dir and work_dir, which are
-		// directories the service creates; only real files are checked here.
-		if pre, d := config.Load(path, config.Options{Vars: vars}); !d.HasErrors() {
-			opts.Stat = dirsAreFine(pre.Connector.StateDir, pre.Connector.PluginDir, pre.Connector.WorkDir)
-		}
-		opts.CheckFiles = true
-	}
+	opts := config.Options{Vars: vars, Sources: src, CheckFiles: checkFiles}
 	cfg, diags := config.Load(path, opts)
 	if diags.HasErrors() || !withPlugins {
 		return cfg, nil, nil, src, diags
@@ -114,26 +102,3 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		path, len(cfg.Partners), len(cfg.Plugins), len(cfg.Inbound), len(cfg.Outbound))
 	return nil
 }
-
-// dirsAreFine is an os.Stat that reports the given directories, existing or not, as
-// usable.
-func dirsAreFine(dirs ...string) func(string) (fs.FileInfo, error) {
-	return func(name string) (fs.FileInfo, error) {
-		for _, d := range dirs {
-			if d != "" && filepath.Clean(name) == filepath.Clean(d) {
-				return dirInfo{filepath.Base(d)}, nil
-			}
-		}
-		return os.Stat(name)
-	}
-}
-
-// dirInfo stands in for a directory the connector creates when it starts.
-type dirInfo struct{ name string }
-
-func (d dirInfo) Name() string       { return d.name }
-func (d dirInfo) Size() int64        { return 0 }
-func (d dirInfo) Mode() fs.FileMode  { return 0o640 }
-func (d dirInfo) ModTime() time.Time { return time.Time{} }
-func (d dirInfo) IsDir() bool        { return false }
-func (d dirInfo) Sys() any           { return nil }
