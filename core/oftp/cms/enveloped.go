@@ -236,7 +236,7 @@ func newEnvelopedReader(src io.Reader, opts DecryptOptions) (*EnvelopedReader, e
 	if rest, err := asn1.Unmarshal(alg.Parameters.FullBytes, &iv); err != nil || len(rest) != 0 || len(iv) != c.BlockSize() {
 		return nil, fmt.Errorf("%v IV parameter invalid", c)
 	}
-	key, err := unwrapKey(mine, opts)
+	key, err := unwrapKey(mine, opts, c.KeySize())
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +266,12 @@ func newEnvelopedReader(src io.Reader, opts DecryptOptions) (*EnvelopedReader, e
 	}, nil
 }
 
-func unwrapKey(ri *ktri, opts DecryptOptions) ([]byte, error) {
+// unwrapKey decrypts the content key. For PKCS #1 v1.5 it asks for implicit rejection
+// (RFC 3218 §2.3.2): a key whose padding is wrong comes back as a random key of the
+// right length, so a malformed key block fails exactly like a wrong key, later and
+// with the same reason code, and the receiver offers no padding oracle. Decrypters
+// that return an error instead (some HSMs) fail here.
+func unwrapKey(ri *ktri, opts DecryptOptions, keySize int) ([]byte, error) {
 	rnd := opts.Rand
 	if rnd == nil {
 		rnd = rand.Reader
@@ -275,7 +280,7 @@ func unwrapKey(ri *ktri, opts DecryptOptions) ([]byte, error) {
 	switch {
 	case ri.KeyAlgorithm.Algorithm.Equal(oidRSAEncryption):
 		//lint:ignore SA1019 OFTP cipher suites mandate RSA PKCS #1 v1.5 key transport
-		dopts = &rsa.PKCS1v15DecryptOptions{}
+		dopts = &rsa.PKCS1v15DecryptOptions{SessionKeyLen: keySize}
 	case ri.KeyAlgorithm.Algorithm.Equal(oidRSAESOAEP):
 		o, err := parseOAEPParams(ri.KeyAlgorithm.Parameters)
 		if err != nil {

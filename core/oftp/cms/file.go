@@ -210,7 +210,7 @@ func NewFileReader(src io.Reader, v Verification) (*FileReader, error) {
 	if v.Compressed {
 		cr, err := NewCompressedReader(r)
 		if err != nil {
-			return nil, err
+			return nil, afterDecryption(fr.env, err)
 		}
 		fr.outer = append([]io.Reader{cr}, fr.outer...)
 		r = cr
@@ -221,6 +221,9 @@ func NewFileReader(src io.Reader, v Verification) (*FileReader, error) {
 		}
 		sr, err := NewSignedReader(r, VerifyOptions{Trusted: v.Trusted})
 		if err != nil {
+			if !v.Compressed {
+				err = afterDecryption(fr.env, err)
+			}
 			return nil, err
 		}
 		fr.signed = sr
@@ -275,6 +278,19 @@ func (f *FileReader) finish() error {
 		}
 	}
 	return io.EOF
+}
+
+// afterDecryption classifies a failure to open the layer right inside an EnvelopedData
+// as a decryption failure: plaintext that does not even start like the announced CMS
+// layer means a wrong key or damaged ciphertext. It also keeps a wrong content key
+// (including the random one implicit rejection substitutes) from being told apart by
+// the reason code.
+func afterDecryption(env *EnvelopedReader, err error) error {
+	var e *Error
+	if env == nil || (errors.As(err, &e) && e.Failure == FailDecryption) {
+		return err
+	}
+	return &Error{Failure: FailDecryption, Op: "open decrypted content", Err: err}
 }
 
 func layerFailure(r io.Reader) Failure {

@@ -264,3 +264,30 @@ func TestCompressedTamper(t *testing.T) {
 		t.Fatalf("extra data after zlib stream: %v", err)
 	}
 }
+
+// TestKeyBlockNoOracle: a damaged RSA key block and a wrong private key must look the
+// same to the sender (EFNA 22 / NERP 33), so that answers leak nothing about PKCS #1
+// padding.
+func TestKeyBlockNoOracle(t *testing.T) {
+	alice := testIdentity(t, "alice")
+	testIdentity(t, "bob")
+	wire := protect(t, testData(5000, 31), protection(SuiteAES256SHA256, true, true, true))
+	ek := bytes.Index(wire, []byte{0x04, 0x82, 0x01, 0x00}) // the 256-octet encryptedKey
+	if ek < 0 || ek > 1000 {
+		t.Fatalf("encryptedKey not found (%d)", ek)
+	}
+	for _, off := range []int{ek + 4, ek + 100, ek + 259} {
+		damaged := append([]byte(nil), wire...)
+		damaged[off] ^= 0x20
+		_, _, err := open(damaged, verification(true, true, true))
+		if efna, nerp, ok := ReasonCodes(err); !ok || efna != 22 || nerp != 33 {
+			t.Fatalf("damaged key block at %d: %v", off, err)
+		}
+	}
+	v := verification(true, true, true)
+	v.Decrypter = alice.rsaKey()
+	_, _, err := open(wire, v)
+	if efna, nerp, ok := ReasonCodes(err); !ok || efna != 22 || nerp != 33 {
+		t.Fatalf("wrong key: %v", err)
+	}
+}
