@@ -57,3 +57,22 @@ func BenchmarkParseTSL(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkParseSignedTSL(b *testing.B) {
+	data, err := os.ReadFile(signedTSL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	signers, err := certs.LoadCertificates(tslSigner)
+	if err != nil {
+		b.Fatal(err)
+	}
+	at := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := certs.ParseSignedTSL(bytes.NewReader(data), signers, at); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
