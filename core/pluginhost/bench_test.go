@@ -79,6 +79,22 @@ func BenchmarkSinkLocalfs(b *testing.B) {
 	})
 }
 
+// BenchmarkTransport streams to a sink that stores nothing, in a plugin
+// process: the cost of the gRPC/mTLS path alone.
+func BenchmarkTransport(b *testing.B) {
+	pattern := benchPattern()
+	h, _ := testHost(b)
+	p, err := h.Start(context.Background(), Spec{Name: "discard", Builtin: "discard"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(benchFileSize)
+	b.ReportAllocs()
+	for b.Loop() {
+		writeBenchFile(b, p.Sink(), "x", pattern)
+	}
+}
+
 // BenchmarkPluginStart measures starting a plugin process up to a
 // configured, described plugin (handshake, mutual TLS, Describe, Configure)
 // and stopping it.

@@ -46,6 +46,9 @@ func testBuiltins() Builtins {
 		log.Info("hello from the plugin", "password", "hunter2", "answer", 42)
 		return localfs.New()
 	}
+	b["discard"] = func() sdk.Plugin {
+		return sdk.Plugin{Name: "discard", Version: "1", Sink: discardSink{}}
+	}
 	b["crash"] = func() sdk.Plugin {
 		fmt.Fprintln(os.Stderr, "fatal: cannot open /var/lib/plugin/state.db: permission denied")
 		os.Exit(2)
@@ -89,3 +92,18 @@ func runHelperHost() {
 	fmt.Println(strconv.Itoa(p.PID()))
 	time.Sleep(time.Hour)
 }
+
+// discardSink counts bytes and stores nothing: the transport alone.
+type discardSink struct{}
+
+func (discardSink) Open(context.Context, sdk.FileMeta) (sdk.SinkWriter, error) {
+	return &discardWriter{}, nil
+}
+
+type discardWriter struct{ n int64 }
+
+func (w *discardWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); return len(p), nil }
+func (w *discardWriter) Commit(context.Context) (sdk.ObjectRef, error) {
+	return sdk.ObjectRef{Size: w.n}, nil
+}
+func (w *discardWriter) Abort(context.Context) error { return nil }
