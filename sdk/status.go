@@ -106,6 +106,13 @@ func fromStatus(ctx context.Context, err error) error {
 			kind = ErrNotConfigured
 		case pb.ErrorDetail_KIND_UNSUPPORTED:
 			kind = ErrUnsupported
+		default:
+			switch st.Code() {
+			case codes.Canceled:
+				kind = context.Canceled
+			case codes.DeadlineExceeded:
+				kind = context.DeadlineExceeded
+			}
 		}
 		return &RemoteError{Message: d.Message, Advice: advice, kind: kind}
 	}
