@@ -173,7 +173,7 @@ func (w watchSource) List(context.Context) ([]sdk.OutgoingFile, error) { return 
 func (w watchSource) Open(context.Context, string, int64) (io.ReadCloser, error) {
 	return io.NopCloser(strings.NewReader("")), nil
 }
-func (w watchSource) Ack(context.Context, string, sdk.Receipt) error    { return nil }
+func (w watchSource) Ack(context.Context, string, sdk.Receipt) error     { return nil }
 func (w watchSource) Nack(context.Context, string, sdk.NackReason) error { return nil }
 func (w watchSource) Watch(ctx context.Context, fn func(sdk.OutgoingFile) error) error {
 	for _, f := range w.files {
