@@ -78,6 +78,8 @@ const (
 	SchemeSOCKS5  = "socks5"  // partner name resolved locally
 	SchemeSOCKS5H = "socks5h" // partner name resolved by the proxy
 	SchemeHTTP    = "http"    // HTTP CONNECT
+	SchemeSOCKS4  = "socks4"  // SOCKS4, IPv4 only, partner name resolved locally
+	SchemeSOCKS4A = "socks4a" // SOCKS4a, the proxy resolves names
 )
 
 // NewDialer returns a Dialer for a proxy URL:
@@ -86,8 +88,10 @@ const (
 //	socks5://[user:password@]host:port   SOCKS5 (RFC 1928, RFC 1929 auth)
 //	socks5h://...                    SOCKS5, the proxy resolves names
 //	http://[user:password@]host:port     HTTP CONNECT, optional basic auth
+//	socks4://[user@]host:port        SOCKS4 (user ID only, no password)
+//	socks4a://[user@]host:port       SOCKS4a, the proxy resolves names
 //
-// Default ports are 1080 for SOCKS5 and 3128 for HTTP.
+// Default ports are 1080 for SOCKS and 3128 for HTTP.
 func NewDialer(proxyURL string) (*Dialer, error) {
 	if proxyURL == "" {
 		return &Dialer{}, nil
@@ -100,7 +104,7 @@ func NewDialer(proxyURL string) (*Dialer, error) {
 	switch u.Scheme {
 	case SchemeDirect:
 		return &Dialer{}, nil
-	case SchemeSOCKS5, SchemeSOCKS5H:
+	case SchemeSOCKS5, SchemeSOCKS5H, SchemeSOCKS4, SchemeSOCKS4A:
 		if u.Port() == "" {
 			u.Host = net.JoinHostPort(u.Hostname(), "1080")
 		}
@@ -109,13 +113,18 @@ func NewDialer(proxyURL string) (*Dialer, error) {
 			u.Host = net.JoinHostPort(u.Hostname(), "3128")
 		}
 	default:
-		return nil, fmt.Errorf("transport: proxy URL %s: scheme %q is not one of direct, socks5, socks5h, http", maskURL(u), u.Scheme)
+		return nil, fmt.Errorf("transport: proxy URL %s: scheme %q is not one of direct, socks5, socks5h, socks4, socks4a, http", maskURL(u), u.Scheme)
 	}
 	if u.Hostname() == "" {
 		return nil, fmt.Errorf("transport: proxy URL %s has no host", maskURL(u))
 	}
 	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
 		return nil, fmt.Errorf("transport: proxy URL %s must not have a path or query", maskURL(u))
+	}
+	if u.User != nil && (u.Scheme == SchemeSOCKS4 || u.Scheme == SchemeSOCKS4A) {
+		if _, has := u.User.Password(); has {
+			return nil, fmt.Errorf("transport: proxy URL %s: SOCKS4 has no passwords, only a user ID", maskURL(u))
+		}
 	}
 	if u.User != nil {
 		if u.Scheme != SchemeHTTP {
@@ -222,6 +231,17 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 			}
 		}
 		err = socks5Connect(conn, d.proxy.User, host, uint16(port), pe)
+		out = conn
+	case SchemeSOCKS4, SchemeSOCKS4A:
+		if net.ParseIP(host) == nil && d.proxy.Scheme == SchemeSOCKS4 {
+			host, err = d.resolve(ctx, "tcp4", host)
+			if err != nil {
+				conn.Close()
+				stop()
+				return nil, pe(0, "cannot resolve the partner's name", err)
+			}
+		}
+		err = socks4Connect(conn, d.proxy.User, host, uint16(port), pe)
 		out = conn
 	default:
 		out, err = httpConnect(conn, d.proxy.User, net.JoinHostPort(host, portStr), pe)
@@ -405,6 +425,58 @@ func readSOCKS5Reply(r io.Reader) (rep byte, bound string, err error) {
 		host = net.IP(buf[:addrLen]).String()
 	}
 	return h[1], net.JoinHostPort(host, strconv.Itoa(port)), nil
+}
+
+// SOCKS4 (and the 4a extension for names): the reply is always 8 octets.
+var socks4Replies = map[byte]string{
+	91: "request rejected or failed",
+	92: "request rejected: the proxy cannot reach our identd",
+	93: "request rejected: identd reports a different user ID",
+}
+
+func socks4Connect(conn net.Conn, user *url.Userinfo, host string, port uint16, pe func(int, string, error) *ProxyError) error {
+	req := []byte{4, 1, byte(port >> 8), byte(port)}
+	ip := net.ParseIP(host)
+	switch {
+	case ip != nil && ip.To4() != nil:
+		req = append(req, ip.To4()...)
+	case ip != nil:
+		return pe(0, "SOCKS4 cannot reach IPv6 addresses", ErrProxyProtocol)
+	default:
+		if len(host) > 255 {
+			return pe(0, "host name longer than 255 bytes", ErrProxyProtocol)
+		}
+		req = append(req, 0, 0, 0, 1) // 4a: an invalid address says "name follows"
+	}
+	if user != nil {
+		req = append(req, user.Username()...)
+	}
+	req = append(req, 0)
+	if ip == nil {
+		req = append(req, host...)
+		req = append(req, 0)
+	}
+	if _, err := conn.Write(req); err != nil {
+		return pe(0, "cannot send the SOCKS4 request", err)
+	}
+	var rep [8]byte
+	if _, err := io.ReadFull(conn, rep[:]); err != nil {
+		return pe(0, "bad SOCKS4 reply", err)
+	}
+	if rep[0] != 0 {
+		return pe(0, fmt.Sprintf("not a SOCKS4 proxy (reply version %d)", rep[0]), ErrProxyProtocol)
+	}
+	if rep[1] != 90 {
+		msg, ok := socks4Replies[rep[1]]
+		if !ok {
+			msg = fmt.Sprintf("SOCKS4 reply code %d", rep[1])
+		}
+		if rep[1] == 93 {
+			return pe(int(rep[1]), msg, ErrProxyAuth)
+		}
+		return pe(int(rep[1]), msg, ErrProxyRefused)
+	}
+	return nil
 }
 
 // maxConnectResponse bounds the proxy's CONNECT response header.

@@ -157,6 +157,42 @@ func socks5Server(t testing.TB, user, pass string) string {
 	})
 }
 
+// socks4Server is a small SOCKS4/4a proxy; a non-empty user is the only
+// user ID it accepts (as an identd check would).
+func socks4Server(t testing.TB, user string) string {
+	return listen(t, func(c net.Conn) {
+		r := bufio.NewReader(c)
+		var h [8]byte
+		if _, err := io.ReadFull(r, h[:]); err != nil || h[0] != 4 || h[1] != 1 {
+			return
+		}
+		id, err := r.ReadString(0)
+		if err != nil {
+			return
+		}
+		host := net.IP(h[4:8]).String()
+		if h[4] == 0 && h[5] == 0 && h[6] == 0 && h[7] != 0 {
+			name, err := r.ReadString(0)
+			if err != nil {
+				return
+			}
+			host = strings.TrimSuffix(name, "\x00")
+		}
+		if user != "" && strings.TrimSuffix(id, "\x00") != user {
+			c.Write([]byte{0, 93, 0, 0, 0, 0, 0, 0})
+			return
+		}
+		up, err := net.Dial("tcp", net.JoinHostPort(host, strconv.Itoa(int(binary.BigEndian.Uint16(h[2:4])))))
+		if err != nil {
+			c.Write([]byte{0, 91, 0, 0, 0, 0, 0, 0})
+			return
+		}
+		defer up.Close()
+		c.Write([]byte{0, 90, 0, 0, 0, 0, 0, 0})
+		splice(c, up)
+	})
+}
+
 // connectServer is a small HTTP CONNECT proxy with optional basic auth. It
 // forwards the partner's first bytes in the same write as its 200 answer,
 // so the client must not lose bytes read past the response head.
@@ -287,6 +323,40 @@ func TestSOCKS5Proxy(t *testing.T) {
 	var pe *transport.ProxyError
 	if !errors.Is(err, transport.ErrProxyRefused) || !errors.As(err, &pe) || pe.Code != 5 || !strings.Contains(err.Error(), "connection refused by the partner") {
 		t.Fatalf("refused target: %v", err)
+	}
+}
+
+func TestSOCKS4Proxy(t *testing.T) {
+	target := greetingServer(t)
+	_, targetPort, _ := net.SplitHostPort(target)
+	proxy := socks4Server(t, "oftp")
+	for _, c := range []struct{ url, addr string }{
+		{"socks4://oftp@" + proxy, target},
+		{"socks4://oftp@" + proxy, "localhost:" + targetPort},
+		{"socks4a://oftp@" + proxy, "localhost:" + targetPort},
+	} {
+		d, err := transport.NewDialer(c.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := d.DialContext(context.Background(), "tcp", c.addr)
+		if err != nil {
+			t.Fatalf("%s → %s: %v", d, c.addr, err)
+		}
+		expectGreetingEcho(t, conn)
+		conn.Close()
+	}
+	d, _ := transport.NewDialer("socks4://intruder@" + proxy)
+	var pe *transport.ProxyError
+	if _, err := d.DialContext(context.Background(), "tcp", target); !errors.Is(err, transport.ErrProxyAuth) || !errors.As(err, &pe) || pe.Code != 93 {
+		t.Fatalf("wrong user ID: %v", err)
+	}
+	d, _ = transport.NewDialer("socks4://oftp@" + proxy)
+	if _, err := d.DialContext(context.Background(), "tcp", closedPort(t)); !errors.Is(err, transport.ErrProxyRefused) || !errors.As(err, &pe) || pe.Code != 91 {
+		t.Fatalf("refused target: %v", err)
+	}
+	if _, err := transport.NewDialer("socks4://u:secret@127.0.0.1"); err == nil || strings.Contains(err.Error(), "secret") {
+		t.Fatalf("SOCKS4 with password: %v", err)
 	}
 }
 
