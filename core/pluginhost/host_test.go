@@ -427,6 +427,20 @@ func TestPluginLogsReachHostLogger(t *testing.T) {
 	if !found {
 		t.Errorf("plugin log line missing from host log:\n%s", logs)
 	}
+	// Output on stdout after the handshake is logged as a warning.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "plugin wrote to stdout") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "plugin wrote to stdout") {
+			if !strings.Contains(line, `"plugin":"talker"`) || !strings.Contains(line, "configured with") || !strings.Contains(line, `"level":"WARN"`) {
+				t.Errorf("stdout warning: %s", line)
+			}
+			return
+		}
+	}
+	t.Errorf("no warning about stdout output:\n%s", logs)
 }
 
 func TestNoOrphanAfterHostKilled(t *testing.T) {

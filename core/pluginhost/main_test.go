@@ -44,7 +44,14 @@ func testBuiltins() Builtins {
 	b["chatty"] = func() sdk.Plugin {
 		log := sdk.Logger(nil, slog.LevelInfo)
 		log.Info("hello from the plugin", "password", "hunter2", "answer", 42)
-		return localfs.New()
+		p := localfs.New()
+		configure := p.Configure
+		p.Configure = func(ctx context.Context, cfg []byte) error {
+			// After the handshake stdout is captured; the host warns about it.
+			fmt.Println("configured with", len(cfg), "bytes")
+			return configure(ctx, cfg)
+		}
+		return p
 	}
 	b["discard"] = func() sdk.Plugin {
 		return sdk.Plugin{Name: "discard", Version: "1", Sink: discardSink{}}
