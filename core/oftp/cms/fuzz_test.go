@@ -109,6 +109,16 @@ func TestUpdateFuzzSeeds(t *testing.T) {
 			}
 			writeSeed(t, "FuzzFileReader", fmt.Sprintf("layers-%d", mask), mask, buf.Bytes())
 		}
+		_, auch, err := NewChallenge(bob.cert, SuiteAES256SHA1, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeSeed(t, "FuzzOpenChallenge", "valid-aes256", auch)
+		_, auch, err = NewChallenge(bob.cert, Suite3DESSHA1, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeSeed(t, "FuzzOpenChallenge", "valid-3des", auch)
 		r := fuzzReceipt()
 		sig, err := ReceiptSigner{Suite: SuiteAES256SHA256, Key: bob.key, Certificate: bob.cert}.Sign(r)
 		if err != nil {
@@ -214,6 +224,26 @@ func FuzzReceipt(f *testing.F) {
 		}
 		if !v.Signer.Equal(bob.cert) || v.SignatureHash != crypto.SHA256 {
 			t.Fatalf("verdict %+v", v)
+		}
+	})
+}
+
+// FuzzOpenChallenge feeds arbitrary AUCHCHAL values to the responder side of secure
+// authentication: every failure must be a challenge failure (ESID 11).
+func FuzzOpenChallenge(f *testing.F) {
+	f.Add([]byte{0x30, 0x80, 0x00, 0x00})
+	f.Fuzz(func(t *testing.T, auch []byte) {
+		bob := fixedIdentity(t, "bob")
+		resp, err := OpenChallenge(auch, bob.rsaKey(), bob.cert, nil)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || e.ESIDReason() != 11 {
+				t.Fatalf("failure without ESID 11: %v", err)
+			}
+			return
+		}
+		if len(resp) != ChallengeSize {
+			t.Fatalf("response of %d octets", len(resp))
 		}
 	})
 }
