@@ -133,12 +133,14 @@ func (c *Client) Logon(ctx context.Context) error {
 		if s.state != stEnded {
 			s.end(err)
 		}
-		close(c.done)
 		c.err = err
+		close(c.done)
+		s.closed()
 		return err
 	}
 	go func() {
 		err := s.run(context.Background())
+		s.closed()
 		c.mu.Lock()
 		c.err = err
 		c.mu.Unlock()
@@ -317,7 +319,12 @@ func (d *clientDriver) speak(ctx context.Context, s *session) error {
 		}
 	}
 	// Wait for the next request; the partner must stay silent while we hold the turn,
-	// except for an abort.
+	// except for an abort. Hand the last buffer back to the reader so that it can
+	// report a closed connection.
+	if err := s.flush(); err != nil {
+		return err
+	}
+	s.release()
 	select {
 	case r := <-d.c.reqs:
 		return d.handle(s, r)

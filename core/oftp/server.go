@@ -213,6 +213,7 @@ func (srv *Server) serveConn(ctx context.Context, conn net.Conn, opts Options) e
 	if lookup == nil {
 		lookup = Partners{opts.PartnerSSIDCode: {SSIDCode: opts.PartnerSSIDCode, Password: opts.PartnerPassword, SFIDCode: opts.PartnerSFIDCode}}
 	}
+	defer s.closed()
 	if err := s.handshakeResponder(ctx, lookup); err != nil {
 		if s.state != stEnded {
 			s.end(err)

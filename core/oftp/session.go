@@ -372,8 +372,13 @@ func (s *session) end(err error) {
 	if s.drv != nil {
 		s.drv.finish(s, err)
 	}
+}
+
+// closed reports the outcome to Events.SessionEnd; the owner calls it once the session
+// goroutine has finished its cleanup (sinks aborted or suspended).
+func (s *session) closed() {
 	if s.opts.Events.SessionEnd != nil {
-		s.opts.Events.SessionEnd(s.info, err)
+		s.opts.Events.SessionEnd(s.info, s.err)
 	}
 }
 

@@ -22,8 +22,8 @@ func TestSendFileTCP(t *testing.T) {
 	p := newPair(t)
 	p.start(nil)
 	ctx := testCtx(t)
-	c := p.dial(ctx)
 	src := randomFile(t, 1<<20, 1)
+	c := p.dial(ctx)
 	if _, err := c.SendFile(ctx, outgoing("PAYLOAD", src, oftp.FormatUnstructured, 0)); err != nil {
 		t.Fatalf("SendFile: %v", err)
 	}
@@ -525,11 +525,11 @@ func TestLargeFile100MiB(t *testing.T) {
 	if testing.Short() {
 		size = 8 << 20 // scripts/test.sh runs without -short, so the full size is tested there
 	}
+	src := randomFile(t, size, 100) // before logon: the partner would time out meanwhile
 	p := newPair(t)
 	p.start(nil)
 	ctx := testCtx(t)
 	c := p.dial(ctx)
-	src := randomFile(t, size, 100)
 	if _, err := c.SendFile(ctx, outgoing("BIG", src, oftp.FormatUnstructured, 0)); err != nil {
 		t.Fatal(err)
 	}
@@ -541,4 +541,3 @@ func TestLargeFile100MiB(t *testing.T) {
 	}
 	sameFile(t, src, filepath.Join(p.inbox, "BIG"))
 }
-

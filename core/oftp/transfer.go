@@ -22,29 +22,15 @@ func (s *session) sendFile(ctx context.Context, f *OutgoingFile) (res TransferRe
 	if !s.canSend {
 		return res, ErrDirection
 	}
+	g := s.withDefaults(*f)
 	if s.opts.OutgoingTransform != nil {
-		if f, err = s.opts.OutgoingTransform.TransformOutgoing(ctx, f); err != nil {
+		// The transform sees the complete description (partner codes included) and
+		// returns what will be transmitted.
+		t, err := s.opts.OutgoingTransform.TransformOutgoing(ctx, &g)
+		if err != nil {
 			return res, fmt.Errorf("%w: transform: %w", ErrInvalidFile, err)
 		}
-	}
-	g := *f
-	if g.Format == 0 {
-		g.Format = s.opts.VirtualFileFormat
-	}
-	if g.MaxRecordSize == 0 && (g.Format == FormatFixed || g.Format == FormatVariable) {
-		g.MaxRecordSize = s.opts.MaxRecordSize
-	}
-	if g.Originator == "" {
-		g.Originator = s.opts.SFIDCode
-	}
-	if g.Destination == "" {
-		g.Destination = s.opts.PartnerSFIDCode
-		if g.Destination == "" {
-			g.Destination = s.info.PartnerSSID
-		}
-	}
-	if g.Description == "" && s.lvl >= wire.Level20 {
-		g.Description = s.opts.VirtualFileDescription
+		g = s.withDefaults(*t)
 	}
 	asU := transmittedAsU(g.Format, g.Enveloped, g.Compressed, g.SecurityLevel)
 	if err := s.checkOutgoing(&g, asU); err != nil {
@@ -201,6 +187,29 @@ func (s *session) sendFile(ctx context.Context, f *OutgoingFile) (res TransferRe
 	default:
 		return s.transferFailed(res, s.abort(ESIDProtocolViolation, fmt.Errorf("expected EFPA/EFNA, got %s", cmd.Name())))
 	}
+}
+
+// withDefaults fills the fields of an outgoing file that the options supply.
+func (s *session) withDefaults(g OutgoingFile) OutgoingFile {
+	if g.Format == 0 {
+		g.Format = s.opts.VirtualFileFormat
+	}
+	if g.MaxRecordSize == 0 && (g.Format == FormatFixed || g.Format == FormatVariable) {
+		g.MaxRecordSize = s.opts.MaxRecordSize
+	}
+	if g.Originator == "" {
+		g.Originator = s.opts.SFIDCode
+	}
+	if g.Destination == "" {
+		g.Destination = s.opts.PartnerSFIDCode
+		if g.Destination == "" {
+			g.Destination = s.info.PartnerSSID
+		}
+	}
+	if g.Description == "" && s.lvl >= wire.Level20 {
+		g.Description = s.opts.VirtualFileDescription
+	}
+	return g
 }
 
 func openOffset(asU bool, pos int64) int64 {
