@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"io"
+	"sync"
 	"testing"
 
 	"github.com/oftp2/connector/core/oftp/cms/ber"
@@ -21,13 +22,14 @@ import (
 
 const benchSize = 4 << 20
 
-var benchData = testData(benchSize, 42)
+// benchData is built on first use, not when every test binary starts.
+var benchData = sync.OnceValue(func() []byte { return testData(benchSize, 42) })
 
 func BenchmarkRawSHA256(b *testing.B) {
 	b.SetBytes(benchSize)
 	b.ReportAllocs()
 	for b.Loop() {
-		sha256.Sum256(benchData)
+		sha256.Sum256(benchData())
 	}
 }
 
@@ -37,7 +39,7 @@ func benchCBC(b *testing.B, block cipher.Block) {
 	b.SetBytes(benchSize)
 	b.ReportAllocs()
 	for b.Loop() {
-		cipher.NewCBCEncrypter(block, iv).CryptBlocks(buf, benchData)
+		cipher.NewCBCEncrypter(block, iv).CryptBlocks(buf, benchData())
 	}
 }
 
@@ -57,7 +59,7 @@ func BenchmarkRawZlibCompress(b *testing.B) {
 	zw := zlib.NewWriter(io.Discard)
 	for b.Loop() {
 		zw.Reset(io.Discard)
-		zw.Write(benchData)
+		zw.Write(benchData())
 		zw.Close()
 	}
 }
@@ -65,7 +67,7 @@ func BenchmarkRawZlibCompress(b *testing.B) {
 func BenchmarkRawZlibDecompress(b *testing.B) {
 	var comp bytes.Buffer
 	zw := zlib.NewWriter(&comp)
-	zw.Write(benchData)
+	zw.Write(benchData())
 	zw.Close()
 	b.SetBytes(benchSize)
 	b.ReportAllocs()
@@ -78,7 +80,7 @@ func BenchmarkRawZlibDecompress(b *testing.B) {
 // writeBench writes benchData through w in 64 KiB pieces.
 func writeBench(b *testing.B, w io.WriteCloser) {
 	for i := 0; i < benchSize; i += 64 << 10 {
-		if _, err := w.Write(benchData[i : i+64<<10]); err != nil {
+		if _, err := w.Write(benchData()[i : i+64<<10]); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -110,7 +112,7 @@ func BenchmarkSignedWriterSHA256(b *testing.B) {
 
 func BenchmarkSignedReaderSHA256(b *testing.B) {
 	alice := testIdentity(b, "alice")
-	sd := mustSigned(b, benchData, SignOptions{Signers: []Signer{alice.signer(crypto.SHA256)}})
+	sd := mustSigned(b, benchData(), SignOptions{Signers: []Signer{alice.signer(crypto.SHA256)}})
 	opts := VerifyOptions{Trusted: []*x509.Certificate{alice.cert}}
 	b.SetBytes(benchSize)
 	b.ReportAllocs()
@@ -142,7 +144,7 @@ func BenchmarkEnvelopedWriter3DES(b *testing.B)   { benchEnvelopedWriter(b, DES3
 
 func BenchmarkEnvelopedReaderAES256(b *testing.B) {
 	bob := testIdentity(b, "bob")
-	env := mustEnveloped(b, benchData, EnvelopeOptions{Recipients: []*x509.Certificate{bob.cert}, Cipher: AES256})
+	env := mustEnveloped(b, benchData(), EnvelopeOptions{Recipients: []*x509.Certificate{bob.cert}, Cipher: AES256})
 	b.SetBytes(benchSize)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -167,7 +169,7 @@ func BenchmarkCompressedWriter(b *testing.B) {
 }
 
 func BenchmarkCompressedReader(b *testing.B) {
-	comp := mustCompressed(b, benchData)
+	comp := mustCompressed(b, benchData())
 	b.SetBytes(benchSize)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -200,7 +202,7 @@ func BenchmarkFileReaderAll(b *testing.B) {
 	testIdentity(b, "bob")
 	p := protection(SuiteAES256SHA256, true, true, true)
 	p.ChunkSize = 0
-	wire := protect(b, benchData, p)
+	wire := protect(b, benchData(), p)
 	v := verification(true, true, true)
 	b.SetBytes(benchSize)
 	b.ReportAllocs()
@@ -218,7 +220,7 @@ func BenchmarkFileReaderAll(b *testing.B) {
 func BenchmarkBERChunkedString(b *testing.B) {
 	var buf bytes.Buffer
 	sw := ber.NewStringWriter(&buf, ber.ClassUniversal, ber.TagOctetString, 16<<10)
-	sw.Write(benchData)
+	sw.Write(benchData())
 	sw.Close()
 	enc := buf.Bytes()
 	b.SetBytes(benchSize)
