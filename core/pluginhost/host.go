@@ -38,7 +38,15 @@ type Spec struct {
 	SHA256 string
 	// Config is the plugin's configuration as JSON, sent after every start.
 	Config []byte
+	// Env is added to the plugin's environment. Third-party plugins see only
+	// a minimal environment (PATH, HOME, TMPDIR, LANG, TZ) plus Env and
+	// Options.Env, so the connector's own secrets do not leak into them;
+	// bundled plugins inherit the connector's environment.
+	Env []string
 }
+
+// passedEnv are the host variables third-party plugins inherit.
+var passedEnv = []string{"PATH", "HOME", "TMPDIR", "LANG", "TZ"}
 
 // Options configure a Host.
 type Options struct {
@@ -214,7 +222,16 @@ func (p *Plugin) start(ctx context.Context) (*instance, sdk.Info, error) {
 		secure = &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
 		cmd = exec.Command(p.spec.Path, p.spec.Args...)
 	}
+	skipHostEnv := p.spec.Path != ""
+	if skipHostEnv {
+		for _, k := range passedEnv {
+			if v, ok := os.LookupEnv(k); ok {
+				cmd.Env = append(cmd.Env, k+"="+v)
+			}
+		}
+	}
 	cmd.Env = append(cmd.Env, opts.Env...)
+	cmd.Env = append(cmd.Env, p.spec.Env...)
 	if !opts.noPdeathsig {
 		bindToParent(cmd)
 	}
@@ -227,6 +244,7 @@ func (p *Plugin) start(ctx context.Context) (*instance, sdk.Info, error) {
 		SecureConfig:     secure,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
+		SkipHostEnv:      skipHostEnv,
 		GRPCDialOptions:  sdk.GRPCDialOptions(),
 		StartTimeout:     opts.StartTimeout,
 		Logger:           newSlogAdapter(p.log),

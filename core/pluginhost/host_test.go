@@ -502,3 +502,27 @@ func alive(pid int) bool {
 	}
 	return true
 }
+
+func TestThirdPartyPluginsDoNotInheritEnvironment(t *testing.T) {
+	t.Setenv("PLUGINHOST_TEST_SECRET", "s3cr3t")
+	h, _ := testHost(t)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ext, err := h.Start(ctx, Spec{Name: "probe", Path: exe, Args: []string{"plugin", "serve", "envprobe"}, SHA256: fileSHA256(t, exe), Env: []string{"PLUGIN_EXTRA=given"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := ext.Info().Version; v != "|given" {
+		t.Errorf("third-party plugin environment: %q, want only the variables given to it", v)
+	}
+	builtin, err := h.Start(ctx, Spec{Name: "probe2", Builtin: "envprobe"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := builtin.Info().Version; v != "s3cr3t|" {
+		t.Errorf("bundled plugin environment: %q, want the connector's", v)
+	}
+}

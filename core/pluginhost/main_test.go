@@ -56,6 +56,10 @@ func testBuiltins() Builtins {
 	b["discard"] = func() sdk.Plugin {
 		return sdk.Plugin{Name: "discard", Version: "1", Sink: discardSink{}}
 	}
+	b["envprobe"] = func() sdk.Plugin {
+		// Reports two environment variables through its version.
+		return sdk.Plugin{Name: "envprobe", Version: os.Getenv("PLUGINHOST_TEST_SECRET") + "|" + os.Getenv("PLUGIN_EXTRA"), Sink: discardSink{}}
+	}
 	b["crash"] = func() sdk.Plugin {
 		fmt.Fprintln(os.Stderr, "fatal: cannot open /var/lib/plugin/state.db: permission denied")
 		os.Exit(2)
