@@ -52,6 +52,10 @@ type Options struct {
 	Perm fs.FileMode
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// StaleAfter is the age from which Open removes temporary files left by
+	// writers that crashed; 0 means 24 hours, negative disables the sweep.
+	// The age guards writers of other processes sharing the directory.
+	StaleAfter time.Duration
 }
 
 // Store is a directory used as a sink and as a source.
@@ -93,7 +97,36 @@ func Open(o Options) (*Store, error) {
 	if err != nil {
 		return nil, &sdk.ConfigError{Attribute: "path", Message: err.Error()}
 	}
-	return &Store{opts: o, root: root, abs: abs}, nil
+	s := &Store{opts: o, root: root, abs: abs}
+	if o.StaleAfter >= 0 {
+		if o.StaleAfter == 0 {
+			o.StaleAfter = 24 * time.Hour
+		}
+		s.sweep(o.Now().Add(-o.StaleAfter))
+	}
+	return s, nil
+}
+
+// sweep removes temporary files older than before, outside sent/ and failed/.
+func (s *Store) sweep(before time.Time) {
+	_ = fs.WalkDir(s.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() {
+			if p == SentDir || p == FailedDir || (p != "." && strings.HasPrefix(d.Name(), ".")) {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasPrefix(d.Name(), tempPrefix) {
+			return nil
+		}
+		if fi, err := d.Info(); err == nil && fi.ModTime().Before(before) {
+			_ = s.root.Remove(p)
+		}
+		return nil
+	})
 }
 
 // Close releases the directory.

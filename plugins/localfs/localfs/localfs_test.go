@@ -235,3 +235,37 @@ func TestSourceUsesSidecarAndRecordsOutcome(t *testing.T) {
 		}
 	}
 }
+
+func TestOpenSweepsStaleTemporaries(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "acme"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(dir, "acme", ".oftp-tmp-INV-abc")
+	fresh := filepath.Join(dir, ".oftp-tmp-ORD-def")
+	keep := filepath.Join(dir, "acme", "old-but-real.edi")
+	for _, f := range []string{stale, fresh, keep} {
+		if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-48 * time.Hour)
+	for _, f := range []string{stale, keep} {
+		if err := os.Chtimes(f, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := localfs.Open(localfs.Options{Path: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale temporary kept: %v", err)
+	}
+	for _, f := range []string{fresh, keep} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("%s removed: %v", f, err)
+		}
+	}
+}
