@@ -292,7 +292,13 @@ func unwrapKey(ri *ktri, opts DecryptOptions, keySize int) ([]byte, error) {
 	}
 	key, err := opts.Decrypter.Decrypt(rnd, ri.EncryptedKey, dopts)
 	if err != nil {
-		return nil, fmt.Errorf("unwrapping content key: %w", err)
+		// Name the scheme: a KMS key that only decrypts OAEP cannot open files
+		// under the OFTP suites, which use PKCS #1 v1.5.
+		scheme := "RSA PKCS #1 v1.5"
+		if _, ok := dopts.(*rsa.OAEPOptions); ok {
+			scheme = "RSAES-OAEP"
+		}
+		return nil, fmt.Errorf("unwrapping the content key with %s: %w", scheme, err)
 	}
 	return key, nil
 }

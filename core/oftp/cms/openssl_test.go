@@ -3,6 +3,7 @@ package cms
 import (
 	"bytes"
 	"crypto"
+	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -320,4 +321,40 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// oaepOnlyDecrypter behaves like local-kms, which decrypts only RSAES-OAEP.
+type oaepOnlyDecrypter struct{ inner crypto.Decrypter }
+
+func (o oaepOnlyDecrypter) Public() crypto.PublicKey { return o.inner.Public() }
+
+func (o oaepOnlyDecrypter) Decrypt(rand io.Reader, msg []byte, opts crypto.DecrypterOpts) ([]byte, error) {
+	if _, ok := opts.(*rsa.OAEPOptions); !ok {
+		return nil, errors.New("kms: unsupported encryption algorithm")
+	}
+	return o.inner.Decrypt(rand, msg, opts)
+}
+
+func TestOAEPOnlyDecrypter(t *testing.T) {
+	bob := testIdentity(t, "bob")
+	data := testData(3000, 23)
+	dec := DecryptOptions{Decrypter: oaepOnlyDecrypter{bob.rsaKey()}, Certificate: bob.cert}
+
+	env := mustEnveloped(t, data, EnvelopeOptions{Recipients: []*x509.Certificate{bob.cert}, Cipher: AES256})
+	_, err := NewEnvelopedReader(bytes.NewReader(env), dec)
+	if !errors.Is(err, ErrDecryption) || !strings.Contains(err.Error(), "PKCS #1 v1.5") {
+		t.Fatalf("PKCS #1 v1.5 file through an OAEP-only key: %v", err)
+	}
+	oaep, err := openssl(t, "cms", "-encrypt", "-binary", "-outform", "DER", "-aes256",
+		"-in", writeTemp(t, "data", data), "-recip", bob.certPath, "-keyopt", "rsa_padding_mode:oaep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	er, err := NewEnvelopedReader(bytes.NewReader(oaep), dec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := io.ReadAll(er); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("OAEP file: %v", err)
+	}
 }
