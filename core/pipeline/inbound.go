@@ -93,7 +93,7 @@ func (r *receiver) Accept(ctx context.Context, f *oftp.IncomingFile) (oftp.Decis
 		log.Warn("sink refused the file", "sink", in.Sink, "err", err)
 		return oftp.Decision{}, refuse(oftp.ReasonAccessMethodFailure, !sdk.IsPermanent(err), "storage refused the file", err)
 	}
-	s := &sinkWriter{p: p, r: r, w: w, key: key, f: f, object: meta.ObjectName, sinkName: in.Sink, log: log}
+	s := &sinkWriter{p: p, r: r, w: newAsyncWriter(w), key: key, f: f, object: meta.ObjectName, sinkName: in.Sink, log: log}
 	var sk oftp.Sink = s
 	if r.ps.sec.Incoming != nil {
 		if sk, err = r.ps.sec.Incoming.TransformIncoming(ctx, f, s); err != nil {
