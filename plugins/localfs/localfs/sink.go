@@ -73,8 +73,14 @@ type writer struct {
 	f    *os.File
 	h    hash.Hash
 	n    int64
-	done bool
+	// flushed is where the last early writeback ended.
+	flushed int64
+	done    bool
 }
+
+// writebackEvery is how much a writer buffers in the page cache before it
+// starts writeback, overlapping disk I/O with receiving the rest.
+const writebackEvery = 8 << 20
 
 func (w *writer) Write(p []byte) (int, error) {
 	if w.done {
@@ -86,6 +92,10 @@ func (w *writer) Write(p []byte) (int, error) {
 	n, err := w.f.Write(p)
 	w.h.Write(p[:n])
 	w.n += int64(n)
+	if w.n-w.flushed >= writebackEvery {
+		startWriteback(w.f, w.flushed, w.n-w.flushed)
+		w.flushed = w.n
+	}
 	if err != nil {
 		return n, sdk.Retryable(fmt.Errorf("localfs: write %s: %w", w.name, err))
 	}
