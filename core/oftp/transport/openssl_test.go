@@ -146,8 +146,7 @@ func TestOurClientAgainstOpenSSLServer(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Wait()
-	defer cmd.Process.Kill()
+	t.Cleanup(func() { cmd.Process.Kill() })
 
 	cfg, err := (&transport.ClientTLS{Trust: p.trust, CertFile: p.clientCert, KeyFile: p.clientKey}).ConfigFor(addr)
 	if err != nil {
@@ -185,7 +184,17 @@ func TestOurClientAgainstOpenSSLServer(t *testing.T) {
 			break
 		}
 	}
-	// And openssl verified our client certificate.
+	// And openssl verified our client certificate: read its log once it has
+	// exited (-naccept 1), so every line is flushed.
+	tc.Close()
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-done
+	}
 	if !strings.Contains(out.String(), "CN = O0013000OPENSSL") {
 		t.Fatalf("openssl did not see our client certificate:\n%s", out.String())
 	}

@@ -106,6 +106,20 @@ type ClientTLS struct {
 	Clock func() time.Time
 	// Logger receives certificate warnings; nil discards them.
 	Logger *slog.Logger
+	// OnServerCertificate, if set, sees every server certificate with our
+	// verdict (Err nil means accepted) and makes the final decision: return
+	// nil to accept, an error to refuse. It lets an application ask a user,
+	// or record what a partner presented.
+	OnServerCertificate func(ServerCertificate) error
+}
+
+// ServerCertificate is what OnServerCertificate decides on.
+type ServerCertificate struct {
+	ServerName string
+	// Chain is what the server presented, its own certificate first.
+	Chain []*x509.Certificate
+	// Err is our verdict: nil, or a *CertificateError.
+	Err error
 }
 
 // ServerTLS configures the responder's side of OFTP over TLS.
@@ -219,7 +233,7 @@ func (c *ClientTLS) Config() (*tls.Config, error) {
 			return nil, fmt.Errorf("transport: system roots: %w", err)
 		}
 	}
-	v := &serverVerifier{serverName: c.ServerName, trust: trust, pins: append([]Pin(nil), c.Pins...), pinOnly: c.PinOnly, system: system, now: now, logger: logger}
+	v := &serverVerifier{serverName: c.ServerName, decide: c.OnServerCertificate, trust: trust, pins: append([]Pin(nil), c.Pins...), pinOnly: c.PinOnly, system: system, now: now, logger: logger}
 	cfg := &tls.Config{
 		ServerName: c.ServerName,
 		MinVersion: minV,
@@ -255,6 +269,7 @@ type serverVerifier struct {
 	// serverName is used when the connection state has none (crypto/tls
 	// does not report an IP address server name).
 	serverName string
+	decide     func(ServerCertificate) error
 	trust      *certs.TrustStore
 	pins       []Pin
 	pinOnly    bool
@@ -264,6 +279,24 @@ type serverVerifier struct {
 }
 
 func (v *serverVerifier) verify(cs tls.ConnectionState) error {
+	err := v.check(cs)
+	if v.decide == nil || len(cs.PeerCertificates) == 0 {
+		return err
+	}
+	name := cs.ServerName
+	if name == "" {
+		name = v.serverName
+	}
+	if derr := v.decide(ServerCertificate{ServerName: name, Chain: cs.PeerCertificates, Err: err}); derr != nil {
+		return derr
+	}
+	if err != nil {
+		v.logger.Warn("server certificate accepted by the application despite a failed check", "server", name, "error", err.Error())
+	}
+	return nil
+}
+
+func (v *serverVerifier) check(cs tls.ConnectionState) error {
 	if len(cs.PeerCertificates) == 0 {
 		return errors.New("tls: partner sent no certificate")
 	}

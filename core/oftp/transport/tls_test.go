@@ -333,6 +333,38 @@ func TestPinnedServerCertificate(t *testing.T) {
 	}
 }
 
+func TestOnServerCertificateDecides(t *testing.T) {
+	p := newPKI(t)
+	self := certtest.SelfSigned(t, certtest.Options{CommonName: "partner.local", Clock: p.clock})
+	scfg, err := (&transport.ServerTLS{Certificate: self.KeyPair(), Clock: p.clock}).Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startTLSServer(t, scfg)
+	var seen []transport.ServerCertificate
+	accept := func(sc transport.ServerCertificate) error { seen = append(seen, sc); return nil }
+	if _, _, err := talk(srv.addr, clientConfig(t, transport.ClientTLS{ServerName: "partner.local", Trust: p.trust, OnServerCertificate: accept})); err != nil {
+		t.Fatalf("application accepted: %v", err)
+	}
+	srv.handshakeErr(t)
+	if len(seen) != 1 || !errors.Is(seen[0].Err, certs.ReasonUntrusted) || !seen[0].Chain[0].Equal(self.Cert) || seen[0].ServerName != "partner.local" {
+		t.Fatalf("event %+v", seen)
+	}
+
+	good := startTLSServer(t, serverConfig(t, p, transport.NoClientCert))
+	veto := errors.New("not this partner today")
+	_, _, err = talk(good.addr, clientConfig(t, transport.ClientTLS{ServerName: "oftp.example.com", Trust: p.trust,
+		OnServerCertificate: func(sc transport.ServerCertificate) error {
+			if sc.Err != nil {
+				t.Errorf("valid certificate reported as %v", sc.Err)
+			}
+			return veto
+		}}))
+	if !errors.Is(err, veto) {
+		t.Fatalf("application refused: %v", err)
+	}
+}
+
 func TestOldTLSRefused(t *testing.T) {
 	p := newPKI(t)
 	srv := startTLSServer(t, serverConfig(t, p, transport.NoClientCert))
