@@ -202,7 +202,11 @@ func (srv *Server) serveConn(ctx context.Context, conn net.Conn, opts Options) e
 		if err != nil {
 			conn.Close()
 			opts.Logger.Warn("TLS handshake failed", "remote", conn.RemoteAddr().String(), "err", err)
-			return fmt.Errorf("oftp: TLS handshake: %w", err)
+			err = fmt.Errorf("oftp: TLS handshake: %w", err)
+			if opts.Events.SessionEnd != nil {
+				opts.Events.SessionEnd(SessionInfo{RemoteAddr: conn.RemoteAddr().String()}, err)
+			}
+			return err
 		}
 		conn = tc
 	}
