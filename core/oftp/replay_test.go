@@ -293,11 +293,11 @@ func TestReplayAgainstOurResponder(t *testing.T) {
 }
 
 // TestReplayDetectsDifference makes sure the replay comparison can fail: a responder
-// with another credit window must diverge at its SSID.
+// with a smaller buffer must diverge at its SSID.
 func TestReplayDetectsDifference(t *testing.T) {
 	capt, _ := loadCapture(t, "a_v20_u_credit")
 	opts := accordOptions(t, "ACCORDSRV", "SRVPW", "ACCORDCLI", "CLIPW", t.TempDir())
-	opts.CreditCount = 64 // the recording negotiated 4
+	opts.ExchangeBufferSize = 2048 // the recording negotiated 4096
 	srv := &oftp.Server{Options: opts}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
