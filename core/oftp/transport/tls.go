@@ -397,6 +397,9 @@ func (s *ServerTLS) Config() (*tls.Config, error) {
 	if s.ClientAuth == NoClientCert {
 		return cfg, nil
 	}
+	if s.ClientTrust == nil && len(s.ClientCAFiles) == 0 {
+		return nil, errors.New("transport: client certificates are requested but no ClientTrust or ClientCAFiles says which to accept")
+	}
 	trust, err := buildTrust(s.ClientTrust, s.ClientCAFiles, now, logger)
 	if err != nil {
 		return nil, err

@@ -421,6 +421,12 @@ func TestConfigFromFiles(t *testing.T) {
 	if _, err := (&transport.ServerTLS{}).Config(); err == nil {
 		t.Fatal("server without certificate")
 	}
+	if _, err := (&transport.ServerTLS{Certificate: p.server.KeyPair(), ClientAuth: transport.RequireClientCert}).Config(); err == nil {
+		t.Fatal("client certificates required with nothing to check them against")
+	}
+	if _, err := (&transport.ServerTLS{Certificate: p.client.KeyPair()}).Config(); !errors.Is(err, certs.ReasonWrongUsage) {
+		t.Fatalf("clientAuth-only certificate as server certificate: %v", err)
+	}
 	if _, err := (&transport.ClientTLS{CertFile: clientCert}).Config(); err == nil {
 		t.Fatal("certificate without key")
 	}
