@@ -117,9 +117,11 @@ var (
 	oidSignedData = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
 )
 
+// contentInfo keeps the [0] EXPLICIT wrapper of the content in a RawValue, built and
+// checked by hand: encoding/asn1 ignores field tags on RawValue.
 type contentInfo struct {
 	ContentType asn1.ObjectIdentifier
-	Content     asn1.RawValue `asn1:"explicit,tag:0"`
+	Content     asn1.RawValue
 }
 
 type encapInfo struct {
@@ -161,7 +163,8 @@ func EncodeCertificates(cs []*x509.Certificate, f PayloadFormat) ([]byte, error)
 		if err != nil {
 			return nil, err
 		}
-		return asn1.Marshal(contentInfo{ContentType: oidSignedData, Content: asn1.RawValue{FullBytes: sd}})
+		return asn1.Marshal(contentInfo{ContentType: oidSignedData,
+			Content: asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: sd}})
 	}
 	return nil, fmt.Errorf("filesec: payload format %d", int(f))
 }
@@ -211,20 +214,29 @@ func ParseCertificatePayload(b []byte) ([]*x509.Certificate, error) {
 }
 
 func parseCertsOnly(b []byte) ([]*x509.Certificate, error) {
-	der := b
-	if d, err := ber.ToDER(b, MaxCertificatePayload); err == nil {
-		der = d
+	cs, err := parseCertsOnlyDER(b)
+	if err == nil {
+		return cs, nil
 	}
+	// Indefinite lengths (BER) are legal in CMS; encoding/asn1 reads DER only.
+	if d, derr := ber.ToDER(b, MaxCertificatePayload); derr == nil && !bytes.Equal(d, b) {
+		return parseCertsOnlyDER(d)
+	}
+	return nil, err
+}
+
+func parseCertsOnlyDER(der []byte) ([]*x509.Certificate, error) {
 	var ci contentInfo
 	rest, err := asn1.Unmarshal(der, &ci)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCertificatePayload, err)
 	}
-	if len(rest) != 0 || !ci.ContentType.Equal(oidSignedData) {
+	if len(rest) != 0 || !ci.ContentType.Equal(oidSignedData) ||
+		ci.Content.Class != asn1.ClassContextSpecific || ci.Content.Tag != 0 || !ci.Content.IsCompound {
 		return nil, fmt.Errorf("%w: not a certificate or a CMS SignedData", ErrCertificatePayload)
 	}
 	var sd certsOnlyData
-	if _, err := asn1.Unmarshal(ci.Content.FullBytes, &sd); err != nil {
+	if _, err := asn1.Unmarshal(ci.Content.Bytes, &sd); err != nil {
 		return nil, fmt.Errorf("%w: SignedData: %w", ErrCertificatePayload, err)
 	}
 	if sd.Certificates.Class != asn1.ClassContextSpecific || sd.Certificates.Tag != 0 || len(sd.Certificates.Bytes) == 0 {
