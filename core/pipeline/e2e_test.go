@@ -24,6 +24,7 @@ import (
 	"github.com/oftp2/connector/core/oftp/certs/certtest"
 	"github.com/oftp2/connector/core/oftp/transport"
 	"github.com/oftp2/connector/core/pluginhost"
+	"github.com/oftp2/connector/sdk"
 )
 
 // The test binary doubles as the connector executable: run as
@@ -480,4 +481,80 @@ func TestDuplicateRefused(t *testing.T) {
 	if got := visible(t, filepath.Join(b.dir, "inbox")); len(got) != 1 {
 		t.Errorf("B's inbox holds %v, want one file", got)
 	}
+}
+
+// A file the sink can never store (its object exists already) is refused for good:
+// at SFID (SFNA 12 without retry) when the sink sees the clash at Open, or by EFNA and
+// a NERP when it sees it at Commit. Either way the sender's source moves the file to
+// failed/ with the reason, and the existing object is left alone.
+func TestPermanentRefusalWhenObjectExists(t *testing.T) {
+	a, b := twoNodes(t, nil, nil)
+	existing := filepath.Join(b.dir, "inbox/OACME/CLASH.TXT")
+	if err := os.MkdirAll(filepath.Dir(existing), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(existing, []byte("older file"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	a.drop(t, "CLASH.TXT", []byte("newer file"))
+	failed := filepath.Join(a.dir, "outbox/failed/CLASH.TXT")
+	waitFor(t, "NERP moving the file to failed/", 30*time.Second, func() bool { return exists(failed) })
+	reason, err := os.ReadFile(failed + ".reason.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(strings.Contains(string(reason), `"Code": 12`) || strings.Contains(string(reason), `"Code": 22`)) ||
+		!strings.Contains(string(reason), `"Permanent": true`) {
+		t.Errorf("reason recorded: %s, want a permanent SFNA 12 or NERP 22", reason)
+	}
+	sameFile(t, existing, []byte("older file"))
+}
+
+// When the sink fails for good at Commit, the sender gets EFNA and then a NERP, which
+// settles the file at its source (failed/ with NERP reason 22) and stops the retries.
+func TestNERPAfterPermanentCommitFailure(t *testing.T) {
+	var efna atomic.Int32
+	a, _ := twoNodes(t, func(o *Options) {
+		o.Events.EndTransfer = func(r oftp.TransferResult) {
+			var re *oftp.ReasonError
+			if r.Direction == oftp.Outgoing && errors.As(r.Err, &re) && re.Cmd == "EFNA" {
+				efna.Add(1)
+			}
+		}
+	}, func(o *Options) {
+		o.Plugins = commitFailsPlugins{o.Plugins}
+	})
+	a.drop(t, "LATE.TXT", []byte("cannot be stored"))
+	failed := filepath.Join(a.dir, "outbox/failed/LATE.TXT")
+	waitFor(t, "NERP moving the file to failed/", 30*time.Second, func() bool { return exists(failed) })
+	reason, err := os.ReadFile(failed + ".reason.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(reason), `"Code": 22`) {
+		t.Errorf("reason recorded: %s, want NERP code 22", reason)
+	}
+	if n := efna.Load(); n < 1 {
+		t.Errorf("sender saw %d EFNA, want at least 1", n)
+	}
+	time.Sleep(2500 * time.Millisecond) // longer than the retry backoff
+	if n := efna.Load(); n > 2 {
+		t.Errorf("sender kept retrying after the NERP: %d EFNA", n)
+	}
+}
+
+type commitFailsPlugins struct{ Plugins }
+
+func (c commitFailsPlugins) Sink(context.Context, string) (sdk.Sink, error) { return failingSink{}, nil }
+
+type failingSink struct{}
+
+func (failingSink) Open(context.Context, sdk.FileMeta) (sdk.SinkWriter, error) {
+	return &permanentCommit{}, nil
+}
+
+type permanentCommit struct{ memWriter }
+
+func (p *permanentCommit) Commit(context.Context) (sdk.ObjectRef, error) {
+	return sdk.ObjectRef{}, sdk.Permanent(fmt.Errorf("quota exceeded: %w", sdk.ErrExists))
 }

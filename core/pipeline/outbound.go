@@ -29,6 +29,24 @@ func jobID(out, id string) string { return out + "\x00" + id }
 // errSource marks failures of the source plugin (listing, opening): the file waits.
 var errSource = errors.New("source plugin failed")
 
+// errAnswered stops a retry: the partner's end response for the file has arrived (a
+// NERP after a failed attempt, usually).
+var errAnswered = errors.New("end response already received")
+
+// answered reports whether the partner's end response for key is recorded.
+func (p *Pipeline) answered(ctx context.Context, key FileKey) bool {
+	exp, err := p.store.ExpectedFiles(ctx)
+	if err != nil {
+		return false
+	}
+	for _, e := range exp {
+		if e.Key == key {
+			return e.Response != nil
+		}
+	}
+	return false
+}
+
 // pollLoop lists an outbound block's source every Poll and queues new files.
 func (p *Pipeline) pollLoop(ctx context.Context, out *config.Outbound) {
 	for {
@@ -187,6 +205,9 @@ func (p *Pipeline) prepare(ctx context.Context, ps *partner, j *job) (*oftp.Outg
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errSource, err)
 	}
+	if p.answered(ctx, j.key) {
+		return nil, errAnswered
+	}
 	if err := p.store.Expect(ctx, Expected{Partner: ps.cfg.Name, Outbound: j.out.Name, Source: j.out.Source,
 		ID: j.file.ID, Key: j.key}); err != nil {
 		return nil, err
@@ -251,9 +272,6 @@ func (p *Pipeline) finishJob(ctx context.Context, ps *partner, j *job, res oftp.
 		}
 		return
 	}
-	if serr := p.store.Unexpect(ctx, j.key); serr != nil {
-		log.Error("recording refused file", "err", serr)
-	}
 	permanent := false
 	var reason sdk.NackReason
 	switch {
@@ -275,7 +293,21 @@ func (p *Pipeline) finishJob(ctx context.Context, ps *partner, j *job, res oftp.
 			reason.Code = re.Code
 		}
 	}
+	if errors.Is(err, errAnswered) {
+		// The partner's end response is in; the settle loop tells the source.
+		p.dropJob(ps, j)
+		return
+	}
 	if permanent {
+		// Forget the expectation unless the partner's end response came meanwhile: a
+		// NERP then tells the source more than our refusal does.
+		if serr := p.store.Unexpect(ctx, j.key); serr != nil {
+			log.Error("recording refused file", "err", serr)
+		}
+		if p.answered(ctx, j.key) {
+			p.dropJob(ps, j)
+			return
+		}
 		log.Warn("file not delivered", "err", err, "attempts", j.attempts)
 		if src, serr := p.opts.Plugins.Source(ctx, j.out.Source); serr == nil {
 			if nerr := src.Nack(ctx, j.file.ID, reason); nerr != nil {

@@ -352,7 +352,7 @@ func isSessionError(err error) bool {
 	if errors.As(err, &re) {
 		return re.Cmd == "ESID"
 	}
-	return !errors.Is(err, oftp.ErrInvalidFile) && !errors.Is(err, errSource)
+	return !errors.Is(err, oftp.ErrInvalidFile) && !errors.Is(err, errSource) && !errors.Is(err, errAnswered)
 }
 
 // outbox feeds a responder session: owed end responses first, then the files due for

@@ -94,7 +94,8 @@ type Pipeline struct {
 	mu        sync.Mutex
 	started   bool
 	stopping  bool
-	servers   []*oftp.Server
+	built     []*oftp.Server // one per listener, made by New
+	servers   []*oftp.Server // the ones serving
 	addrs     []net.Addr
 	cancel    context.CancelFunc // stops loops
 	hardStop  context.CancelFunc // interrupts sessions
@@ -143,6 +144,14 @@ func New(opts Options) (*Pipeline, error) {
 		p.partners[pc.Name] = ps
 		p.bySSID[pc.SSID] = ps
 	}
+	for _, l := range p.cfg.Listeners {
+		// TLS files are read here, so that `connector validate` reports them.
+		srv, err := p.newServer(l)
+		if err != nil {
+			return nil, err
+		}
+		p.built = append(p.built, srv)
+	}
 	for _, in := range p.cfg.Inbound {
 		if p.cfg.Plugin(in.Sink) == nil {
 			return nil, fmt.Errorf("pipeline: inbound %q: no plugin %q", in.Name, in.Sink)
@@ -185,12 +194,8 @@ func (p *Pipeline) Start(ctx context.Context) error {
 	hardCtx, hardStop := context.WithCancel(context.WithoutCancel(ctx))
 	p.cancel, p.hardStop = cancel, hardStop
 
-	for _, l := range p.cfg.Listeners {
-		srv, err := p.newServer(l)
-		if err != nil {
-			p.abortStart()
-			return err
-		}
+	for i, l := range p.cfg.Listeners {
+		srv := p.built[i]
 		ln, err := net.Listen("tcp", l.Address)
 		if err != nil {
 			p.abortStart()
