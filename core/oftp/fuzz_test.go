@@ -2,8 +2,8 @@ package oftp_test
 
 import (
 	"bytes"
-	"encoding/hex"
 	"context"
+	"encoding/hex"
 	"io"
 	"net"
 	"strings"

@@ -31,7 +31,7 @@ type pair struct {
 	eerps    []oftp.EndResponseEvent
 }
 
-func baseOptions(t *testing.T, own, partner string) oftp.Options {
+func baseOptions(_ testing.TB, own, partner string) oftp.Options {
 	o := oftp.DefaultOptions()
 	o.SSIDCode = own
 	o.Password = own[:min(len(own), 4)] + "PW"
