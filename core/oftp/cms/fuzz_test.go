@@ -119,6 +119,7 @@ func TestUpdateFuzzSeeds(t *testing.T) {
 			t.Fatal(err)
 		}
 		writeSeed(t, "FuzzOpenChallenge", "valid-3des", auch)
+		writeSeed(t, "FuzzParseCertificates", "alice-bob", CertificatesOnly([]*x509.Certificate{alice.cert, bob.cert}))
 		r := fuzzReceipt()
 		sig, err := ReceiptSigner{Suite: SuiteAES256SHA256, Key: bob.key, Certificate: bob.cert}.Sign(r)
 		if err != nil {
@@ -244,6 +245,24 @@ func FuzzOpenChallenge(f *testing.F) {
 		}
 		if len(resp) != ChallengeSize {
 			t.Fatalf("response of %d octets", len(resp))
+		}
+	})
+}
+
+// FuzzParseCertificates reads arbitrary certificate files.
+func FuzzParseCertificates(f *testing.F) {
+	f.Add([]byte{0x30, 0x80, 0x00, 0x00})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		certs, err := ParseCertificates(data)
+		if err != nil {
+			return
+		}
+		if len(certs) > maxCerts {
+			t.Fatalf("%d certificates", len(certs))
+		}
+		back, err := ParseCertificates(CertificatesOnly(certs))
+		if err != nil || len(back) != len(certs) {
+			t.Fatalf("re-encoded file: %d, %v", len(back), err)
 		}
 	})
 }

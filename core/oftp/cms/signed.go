@@ -454,86 +454,8 @@ type signerInfoASN1 struct {
 // finish reads what follows the content and verifies. attached tells whether the
 // content was encapsulated (its [0] and encapContentInfo are still open).
 func (s *SignedReader) finish(attached bool) error {
-	r := s.r
-	if attached {
-		if err := r.ExpectEnd(); err != nil { // [0] eContent
-			return err
-		}
-		if err := r.ExpectEnd(); err != nil { // encapContentInfo
-			return err
-		}
-	}
-	var embedded []*x509.Certificate
-	var infos []signerInfoASN1
-	for {
-		h, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		switch {
-		case h.Is(ber.ClassContext, 0, true): // certificates
-			if err := r.Enter(); err != nil {
-				return err
-			}
-			for n := 0; ; n++ {
-				ch, err := r.Next()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					return err
-				}
-				if n >= maxCerts || !ch.Is(ber.ClassUniversal, ber.TagSequence, true) {
-					continue // other certificate formats are skipped
-				}
-				raw, err := r.Raw(maxCertLen)
-				if err != nil {
-					return err
-				}
-				if c, err := x509.ParseCertificate(raw); err == nil {
-					embedded = append(embedded, c)
-				}
-			}
-		case h.Is(ber.ClassContext, 1, true): // crls
-			if err := r.Skip(); err != nil {
-				return err
-			}
-		case h.Is(ber.ClassUniversal, ber.TagSet, true):
-			if err := r.Enter(); err != nil {
-				return err
-			}
-			for {
-				ch, err := r.Next()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					return err
-				}
-				if len(infos) >= maxSigners {
-					return fmt.Errorf("more than %d signers", maxSigners)
-				}
-				if !ch.Is(ber.ClassUniversal, ber.TagSequence, true) {
-					return fmt.Errorf("signerInfos: unexpected %v", ch)
-				}
-				raw, err := r.Raw(maxSignerInfoLen)
-				if err != nil {
-					return err
-				}
-				var si signerInfoASN1
-				if err := unmarshalBER(raw, &si, maxSignerInfoLen); err != nil {
-					return fmt.Errorf("signer info: %w", err)
-				}
-				infos = append(infos, si)
-			}
-		default:
-			return fmt.Errorf("SignedData: unexpected %v", h)
-		}
-	}
-	if err := closeContentInfoOuter(r); err != nil {
+	embedded, infos, err := s.readTail(attached)
+	if err != nil {
 		return err
 	}
 	digests := map[crypto.Hash][]byte{}
@@ -546,6 +468,94 @@ func (s *SignedReader) finish(attached bool) error {
 	}
 	s.sig = sig
 	return nil
+}
+
+// readTail reads the certificates, CRLs and signer infos after the content, to the
+// end of the ContentInfo.
+func (s *SignedReader) readTail(attached bool) ([]*x509.Certificate, []signerInfoASN1, error) {
+	r := s.r
+	if attached {
+		if err := r.ExpectEnd(); err != nil { // [0] eContent
+			return nil, nil, err
+		}
+		if err := r.ExpectEnd(); err != nil { // encapContentInfo
+			return nil, nil, err
+		}
+	}
+	var embedded []*x509.Certificate
+	var infos []signerInfoASN1
+	for {
+		h, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		switch {
+		case h.Is(ber.ClassContext, 0, true): // certificates
+			if err := r.Enter(); err != nil {
+				return nil, nil, err
+			}
+			for n := 0; ; n++ {
+				ch, err := r.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return nil, nil, err
+				}
+				if n >= maxCerts || !ch.Is(ber.ClassUniversal, ber.TagSequence, true) {
+					continue // other certificate formats are skipped
+				}
+				raw, err := r.Raw(maxCertLen)
+				if err != nil {
+					return nil, nil, err
+				}
+				if c, err := x509.ParseCertificate(raw); err == nil {
+					embedded = append(embedded, c)
+				}
+			}
+		case h.Is(ber.ClassContext, 1, true): // crls
+			if err := r.Skip(); err != nil {
+				return nil, nil, err
+			}
+		case h.Is(ber.ClassUniversal, ber.TagSet, true):
+			if err := r.Enter(); err != nil {
+				return nil, nil, err
+			}
+			for {
+				ch, err := r.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return nil, nil, err
+				}
+				if len(infos) >= maxSigners {
+					return nil, nil, fmt.Errorf("more than %d signers", maxSigners)
+				}
+				if !ch.Is(ber.ClassUniversal, ber.TagSequence, true) {
+					return nil, nil, fmt.Errorf("signerInfos: unexpected %v", ch)
+				}
+				raw, err := r.Raw(maxSignerInfoLen)
+				if err != nil {
+					return nil, nil, err
+				}
+				var si signerInfoASN1
+				if err := unmarshalBER(raw, &si, maxSignerInfoLen); err != nil {
+					return nil, nil, fmt.Errorf("signer info: %w", err)
+				}
+				infos = append(infos, si)
+			}
+		default:
+			return nil, nil, fmt.Errorf("SignedData: unexpected %v", h)
+		}
+	}
+	if err := closeContentInfoOuter(r); err != nil {
+		return nil, nil, err
+	}
+	return embedded, infos, nil
 }
 
 // verifySigners accepts the SignedData when at least one signer matches a trusted
