@@ -49,11 +49,15 @@ func isPEM(data []byte) bool {
 }
 
 // ParseCertificates decodes every certificate in data: PEM text with one or
-// more CERTIFICATE blocks (other blocks are ignored), or one DER certificate.
+// more CERTIFICATE (or PKCS7) blocks, other blocks being ignored; one DER
+// certificate; or a DER PKCS#7 certificate bundle (.p7b).
 func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 	if !isPEM(data) {
 		cert, err := x509.ParseCertificate(data)
 		if err != nil {
+			if bundle, perr := ParsePKCS7Certificates(data); perr == nil {
+				return bundle, nil
+			}
 			return nil, fmt.Errorf("certs: DER certificate: %w", err)
 		}
 		return []*x509.Certificate{cert}, nil
@@ -65,6 +69,14 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 		block, rest = pem.Decode(rest)
 		if block == nil {
 			break
+		}
+		if block.Type == "PKCS7" {
+			bundle, err := ParsePKCS7Certificates(block.Bytes)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, bundle...)
+			continue
 		}
 		if block.Type != "CERTIFICATE" && block.Type != "X509 CERTIFICATE" && block.Type != "TRUSTED CERTIFICATE" {
 			continue
