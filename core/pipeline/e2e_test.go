@@ -558,3 +558,36 @@ type permanentCommit struct{ memWriter }
 func (p *permanentCommit) Commit(context.Context) (sdk.ObjectRef, error) {
 	return sdk.ObjectRef{}, sdk.Permanent(fmt.Errorf("quota exceeded: %w", sdk.ErrExists))
 }
+
+// Shutdown in the middle of a transfer lets it finish within the shutdown timeout: the
+// file arrives whole, and no new session starts afterwards.
+func TestShutdownFinishesRunningTransfer(t *testing.T) {
+	var a *node
+	shutdownErr := make(chan error, 1)
+	var once sync.Once
+	aa, b := twoNodes(t, func(o *Options) {
+		o.Events.Progress = func(info oftp.TransferInfo, octets int64) {
+			if info.Direction == oftp.Outgoing && octets > 1<<20 {
+				once.Do(func() { go func() { shutdownErr <- a.p.Shutdown(context.Background()) }() })
+			}
+		}
+	}, nil)
+	a = aa
+	data := pattern(12<<20, 6)
+	a.drop(t, "LARGE.DAT", data)
+	select {
+	case err := <-shutdownErr:
+		if err != nil {
+			t.Fatalf("shutdown: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("shutdown did not return")
+	}
+	// Shutdown returned after the session ended: the file is complete at B.
+	sameFile(t, filepath.Join(b.dir, "inbox/OACME/LARGE.DAT"), data)
+	a.drop(t, "AFTER.DAT", []byte("not sent: A is stopped"))
+	time.Sleep(1500 * time.Millisecond)
+	if exists(filepath.Join(b.dir, "inbox/OACME/AFTER.DAT")) {
+		t.Error("a stopped connector still sent a file")
+	}
+}
