@@ -21,6 +21,9 @@ import (
 // 4 MiB message limit.
 const ChunkSize = 1 << 20
 
+// recvAhead is how many chunks a plugin receives ahead of its sink.
+const recvAhead = 4
+
 // cleanupTimeout bounds an Abort run after the caller went away.
 const cleanupTimeout = 30 * time.Second
 
@@ -108,8 +111,31 @@ func (ss *sinkServer) Write(stream grpc.BidiStreamingServer[pb.SinkRequest, pb.S
 		abort()
 		return err
 	}
+	// Receive (TLS, framing, decoding) on one goroutine while the sink
+	// writes on this one; at most recvAhead chunks wait in between.
+	type received struct {
+		msg *pb.SinkRequest
+		err error
+	}
+	queue := make(chan received, recvAhead)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			msg, err := stream.Recv()
+			select {
+			case queue <- received{msg, err}:
+			case <-done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
 	for {
-		msg, err := stream.Recv()
+		r := <-queue
+		msg, err := r.msg, r.err
 		if err != nil {
 			abort()
 			if err == io.EOF {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/oftp2/connector/plugins/localfs/localfs"
 	"github.com/oftp2/connector/sdk"
@@ -77,6 +78,43 @@ func BenchmarkSinkLocalfs(b *testing.B) {
 		}
 		run(b, dir, p.Sink())
 	})
+}
+
+// BenchmarkSinkLocalfsRatio alternates the in-process and the plugin
+// process write file by file, so load changes on a shared machine hit both
+// alike, and reports the plugin's throughput relative to in-process.
+func BenchmarkSinkLocalfsRatio(b *testing.B) {
+	pattern := benchPattern()
+	bin, sum := localfsBinary(b)
+	inDir, plDir := b.TempDir(), b.TempDir()
+	st, err := localfs.Open(localfs.Options{Path: inDir, Sidecar: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	h := New(Options{})
+	defer h.Close()
+	p, err := h.Start(context.Background(), Spec{Name: "bench", Path: bin, SHA256: sum, Config: dirConfig(b, plDir)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var inProc, plugin time.Duration
+	timed := func(dir string, s sdk.Sink) time.Duration {
+		start := time.Now()
+		writeBenchFile(b, s, "bench.bin", pattern)
+		d := time.Since(start)
+		_ = os.Remove(filepath.Join(dir, "bench.bin"))
+		_ = os.Remove(filepath.Join(dir, "bench.bin"+localfs.SidecarSuffix))
+		return d
+	}
+	b.SetBytes(2 * benchFileSize)
+	for b.Loop() {
+		inProc += timed(inDir, st.Sink())
+		plugin += timed(plDir, p.Sink())
+	}
+	b.ReportMetric(float64(inProc)/float64(plugin), "plugin/in-process")
+	b.ReportMetric(float64(benchFileSize)*float64(b.N)/plugin.Seconds()/1e6, "plugin-MB/s")
+	b.ReportMetric(float64(benchFileSize)*float64(b.N)/inProc.Seconds()/1e6, "in-process-MB/s")
 }
 
 // BenchmarkTransport streams to a sink that stores nothing, in a plugin
