@@ -356,13 +356,12 @@ func (p *Plugin) fault(inst *instance, op string, err error) error {
 }
 
 // Describe asks the running plugin to describe itself.
-func (p *Plugin) Describe(ctx context.Context) (sdk.Info, error) {
-	inst, err := p.instance(ctx)
-	if err != nil {
-		return sdk.Info{}, err
-	}
-	info, err := inst.remote.Describe(ctx)
-	return info, p.fault(inst, "describe", err)
+func (p *Plugin) Describe(ctx context.Context) (info sdk.Info, err error) {
+	err = p.call(ctx, "describe", true, func(inst *instance) error {
+		info, err = inst.remote.Describe(ctx)
+		return err
+	})
+	return info, err
 }
 
 // Configure sends a new configuration and keeps it for later restarts.

@@ -303,16 +303,27 @@ func TestSourceRestartsAfterCrash(t *testing.T) {
 	if err := syscall.Kill(p.PID(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	// The process may be noticed dead at once (fresh start) or on the call.
+	// List has no side effects: it runs on a fresh process without an error.
 	files, err := p.Source().List(ctx)
-	if err != nil {
-		if !errors.Is(err, ErrExited) || !sdk.IsRetryable(err) {
-			t.Fatalf("List on a dead plugin: %v", err)
-		}
-		files, err = p.Source().List(ctx)
-	}
 	if err != nil || len(files) != 0 {
-		t.Fatalf("List after restart = %v, %v", files, err)
+		t.Fatalf("List after the crash = %v, %v", files, err)
+	}
+	// Ack may have been applied before a crash: its failure is reported.
+	pid := p.PID()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for alive(pid) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Give go-plugin a moment to reap the process; either way the Ack must
+	// not report success for a file that does not exist.
+	err = p.Source().Ack(ctx, "nothing", sdk.Receipt{})
+	if err == nil {
+		t.Fatal("Ack of an unknown file on a dead plugin succeeded")
+	}
+	if !errors.Is(err, ErrExited) && !errors.Is(err, sdk.ErrNotFound) {
+		t.Errorf("Ack on a dead plugin: %v", err)
 	}
 }
 

@@ -2,6 +2,7 @@ package pluginhost
 
 import (
 	"context"
+	"errors"
 	"crypto"
 	"crypto/x509"
 	"io"
@@ -60,19 +61,15 @@ func (w *hostWriter) Abort(ctx context.Context) error {
 
 type hostSource struct{ p *Plugin }
 
-func (s hostSource) call(ctx context.Context, op string, fn func(sdk.Source) error) error {
+func (s hostSource) call(ctx context.Context, op string, idempotent bool, fn func(sdk.Source) error) error {
 	if err := s.p.require(op, func(c sdk.Capabilities) bool { return c.Source }); err != nil {
 		return err
 	}
-	inst, err := s.p.instance(ctx)
-	if err != nil {
-		return err
-	}
-	return s.p.fault(inst, op, fn(inst.remote.Source()))
+	return s.p.call(ctx, op, idempotent, func(inst *instance) error { return fn(inst.remote.Source()) })
 }
 
 func (s hostSource) List(ctx context.Context) (files []sdk.OutgoingFile, err error) {
-	err = s.call(ctx, "list", func(src sdk.Source) error {
+	err = s.call(ctx, "list", true, func(src sdk.Source) error {
 		files, err = src.List(ctx)
 		return err
 	})
@@ -83,7 +80,7 @@ func (s hostSource) Watch(ctx context.Context, fn func(sdk.OutgoingFile) error) 
 	if err := s.p.require("watch", func(c sdk.Capabilities) bool { return c.Watch }); err != nil {
 		return err
 	}
-	return s.call(ctx, "watch", func(src sdk.Source) error {
+	return s.call(ctx, "watch", false, func(src sdk.Source) error {
 		return src.(sdk.Watcher).Watch(ctx, fn)
 	})
 }
@@ -120,24 +117,22 @@ func (r *hostReader) Read(b []byte) (int, error) {
 func (r *hostReader) Close() error { return r.rc.Close() }
 
 func (s hostSource) Ack(ctx context.Context, id string, receipt sdk.Receipt) error {
-	return s.call(ctx, "ack", func(src sdk.Source) error { return src.Ack(ctx, id, receipt) })
+	return s.call(ctx, "ack", false, func(src sdk.Source) error { return src.Ack(ctx, id, receipt) })
 }
 
 func (s hostSource) Nack(ctx context.Context, id string, reason sdk.NackReason) error {
-	return s.call(ctx, "nack", func(src sdk.Source) error { return src.Nack(ctx, id, reason) })
+	return s.call(ctx, "nack", false, func(src sdk.Source) error { return src.Nack(ctx, id, reason) })
 }
 
 type hostKeys struct{ p *Plugin }
 
+// Key operations have no side effects, so a call that met a dead plugin is
+// repeated once on a fresh process.
 func (k hostKeys) call(ctx context.Context, op string, fn func(sdk.Keys) error) error {
 	if err := k.p.require(op, func(c sdk.Capabilities) bool { return c.Keys }); err != nil {
 		return err
 	}
-	inst, err := k.p.instance(ctx)
-	if err != nil {
-		return err
-	}
-	return k.p.fault(inst, op, fn(inst.remote.Keys()))
+	return k.p.call(ctx, op, true, func(inst *instance) error { return fn(inst.remote.Keys()) })
 }
 
 func (k hostKeys) Certificate(ctx context.Context, keyID string) (chain []*x509.Certificate, err error) {
@@ -162,4 +157,22 @@ func (k hostKeys) Decrypt(ctx context.Context, keyID string, wrapped []byte, oae
 		return err
 	})
 	return key, err
+}
+
+// call runs fn on a live process. An idempotent call that fails because the
+// process died is repeated once on a fresh process; others report the death
+// and leave the decision to the caller (an Ack may have been applied).
+func (p *Plugin) call(ctx context.Context, op string, idempotent bool, fn func(*instance) error) error {
+	for attempt := 0; ; attempt++ {
+		inst, err := p.instance(ctx)
+		if err != nil {
+			return err
+		}
+		err = p.fault(inst, op, fn(inst))
+		if err == nil || !idempotent || attempt > 0 || ctx.Err() != nil ||
+			!(errors.Is(err, ErrExited) || errors.Is(err, sdk.ErrConnection)) {
+			return err
+		}
+		p.log.Info("repeating the call on a fresh plugin process", "op", op)
+	}
 }
