@@ -2,9 +2,9 @@ package pluginhost
 
 import (
 	"context"
-	"errors"
 	"crypto"
 	"crypto/x509"
+	"errors"
 	"io"
 
 	"github.com/oftp2/connector/sdk"
