@@ -68,6 +68,10 @@ type Dialer struct {
 	Resolver *net.Resolver
 	// Logger receives debug lines with the masked proxy URL; nil discards.
 	Logger *slog.Logger
+	// NoProxy lists partners reached directly even when a proxy is set:
+	// "*", host names, domains (".example.com" or "example.com" cover
+	// subdomains), IP addresses, CIDR blocks, each optionally with ":port".
+	NoProxy []string
 
 	proxy *url.URL
 }
@@ -202,6 +206,9 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("transport: address %q: %w", addr, err)
+	}
+	if d.bypass(host, portStr) {
+		return d.forward().DialContext(ctx, network, addr)
 	}
 	port, err := strconv.ParseUint(portStr, 10, 16)
 	if err != nil {

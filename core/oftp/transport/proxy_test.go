@@ -523,3 +523,70 @@ func closedPort(t *testing.T) string {
 	ln.Close()
 	return addr
 }
+
+func TestDialerFromEnvironment(t *testing.T) {
+	target := greetingServer(t)
+	_, port, _ := net.SplitHostPort(target)
+	socks := socks5Server(t, "", "")
+	connect := connectServer(t, "", "")
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+	for _, c := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"nothing", map[string]string{}, "direct"},
+		{"all_proxy", map[string]string{"all_proxy": "socks5://" + socks}, "socks5://" + socks},
+		{"https_proxy without scheme", map[string]string{"HTTPS_PROXY": connect}, "http://" + connect},
+		{"ALL_PROXY wins", map[string]string{"ALL_PROXY": "socks5://" + socks, "HTTPS_PROXY": "http://" + connect}, "socks5://" + socks},
+	} {
+		d, err := transport.DialerFromEnvironment(env(c.env))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if d.String() != c.want {
+			t.Fatalf("%s: %s, want %s", c.name, d, c.want)
+		}
+		conn, err := d.DialContext(context.Background(), "tcp", target)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		expectGreetingEcho(t, conn)
+		conn.Close()
+	}
+
+	// NO_PROXY: with a proxy that cannot be reached, only bypassed targets connect.
+	dead := closedPort(t)
+	for _, c := range []struct {
+		noProxy, addr string
+		direct        bool
+	}{
+		{"127.0.0.1", target, true},
+		{"127.0.0.0/8", target, true},
+		{"localhost", "localhost:" + port, true},
+		{".localhost", "localhost:" + port, true},
+		{"127.0.0.1:" + port, target, true},
+		{"127.0.0.1:1", target, false},
+		{"example.com", target, false},
+		{"*", target, true},
+	} {
+		d, err := transport.DialerFromEnvironment(env(map[string]string{"ALL_PROXY": "socks5://" + dead, "NO_PROXY": "other.example, " + c.noProxy}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := d.DialContext(context.Background(), "tcp", c.addr)
+		if c.direct {
+			if err != nil {
+				t.Fatalf("NO_PROXY %q, %s: %v", c.noProxy, c.addr, err)
+			}
+			expectGreetingEcho(t, conn)
+			conn.Close()
+		} else if err == nil || !strings.Contains(err.Error(), "cannot reach the proxy") {
+			t.Fatalf("NO_PROXY %q, %s: want the proxy path, got %v", c.noProxy, c.addr, err)
+		}
+	}
+	if _, err := transport.DialerFromEnvironment(env(map[string]string{"ALL_PROXY": "gopher://x"})); err == nil {
+		t.Fatal("unsupported scheme from the environment accepted")
+	}
+}
