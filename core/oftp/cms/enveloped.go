@@ -26,6 +26,11 @@ type EnvelopeOptions struct {
 	Rand io.Reader
 	// ChunkSize is the size of the OCTET STRING chunks written; a default when zero.
 	ChunkSize int
+	// OAEPHash, when set, wraps the content key with RSAES-OAEP (RFC 3560) using this
+	// hash for OAEP and MGF1, instead of the PKCS #1 v1.5 the OFTP suites specify. It
+	// is for partners that agreed on it bilaterally, for example because their key
+	// lives in a KMS that only decrypts OAEP.
+	OAEPHash crypto.Hash
 }
 
 type envelopedWriter struct {
@@ -69,16 +74,28 @@ func NewEnvelopedWriter(dst io.Writer, opts EnvelopeOptions) (io.WriteCloser, er
 		if !ok {
 			return nil, fmt.Errorf("cms: %w: recipient key %T (RSA key transport only)", ErrUnsupportedAlgorithm, cert.PublicKey)
 		}
-		// RFC 5024 §10.2 suites 01 and 02 (and the ODETTE list) use PKCS #1 v1.5.
-		//lint:ignore SA1019 OFTP cipher suites mandate RSA PKCS #1 v1.5 key transport
-		ek, err := rsa.EncryptPKCS1v15(rnd, pub, key)
+		var ek, keyAlg []byte
+		var err error
+		if opts.OAEPHash != 0 {
+			hOID, ok := hashOID(opts.OAEPHash)
+			if !ok {
+				return nil, fmt.Errorf("cms: %w: OAEP hash %v", ErrUnsupportedAlgorithm, opts.OAEPHash)
+			}
+			ek, err = rsa.EncryptOAEP(opts.OAEPHash.New(), rnd, pub, key, nil)
+			keyAlg = algorithm(oidRSAESOAEP, oaepParamsDER(hOID))
+		} else {
+			// RFC 5024 §10.2 suites 01 and 02 (and the ODETTE list) use PKCS #1 v1.5.
+			//lint:ignore SA1019 OFTP cipher suites mandate RSA PKCS #1 v1.5 key transport
+			ek, err = rsa.EncryptPKCS1v15(rnd, pub, key)
+			keyAlg = algorithm(oidRSAEncryption, asn1Null)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("cms: wrapping content key for %s: %w", cert.Subject, err)
 		}
 		ris = append(ris, ber.Sequence(
 			mustMarshal(0), // version 0: issuerAndSerialNumber
 			issuerAndSerial(cert),
-			algorithm(oidRSAEncryption, asn1Null),
+			keyAlg,
 			ber.OctetString(ek),
 		))
 	}
@@ -308,6 +325,16 @@ type oaepParams struct {
 	Hash    pkix.AlgorithmIdentifier `asn1:"optional,explicit,tag:0"`
 	MGF     pkix.AlgorithmIdentifier `asn1:"optional,explicit,tag:1"`
 	PSource pkix.AlgorithmIdentifier `asn1:"optional,explicit,tag:2"`
+}
+
+// oaepParamsDER encodes RSAES-OAEP-params with hash h for OAEP and MGF1 and the
+// default (empty) label.
+func oaepParamsDER(h asn1.ObjectIdentifier) []byte {
+	hAlg := algorithm(h, nil)
+	return ber.Sequence(
+		ber.Explicit(0, hAlg),
+		ber.Explicit(1, algorithm(oidMGF1, hAlg)),
+	)
 }
 
 func parseOAEPParams(p asn1.RawValue) (*rsa.OAEPOptions, error) {

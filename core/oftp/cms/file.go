@@ -38,6 +38,9 @@ type Protection struct {
 	Recipient *x509.Certificate
 	// Cipher overrides the suite's content cipher (for bilateral AES-128/192).
 	Cipher Cipher
+	// OAEPHash selects RSAES-OAEP key transport instead of the suites' PKCS #1 v1.5,
+	// for partners that agreed on it (see EnvelopeOptions.OAEPHash).
+	OAEPHash crypto.Hash
 
 	// Rand and Clock default to crypto/rand and time.Now.
 	Rand  io.Reader
@@ -80,6 +83,7 @@ func NewFileWriter(dst io.Writer, p Protection) (io.WriteCloser, error) {
 		}
 		ew, err := NewEnvelopedWriter(w, EnvelopeOptions{
 			Recipients: []*x509.Certificate{p.Recipient}, Cipher: c, Rand: p.Rand, ChunkSize: p.ChunkSize,
+			OAEPHash: p.OAEPHash,
 		})
 		if err != nil {
 			return nil, err

@@ -358,3 +358,23 @@ func TestOAEPOnlyDecrypter(t *testing.T) {
 		t.Fatalf("OAEP file: %v", err)
 	}
 }
+
+func TestOAEPOutputWithOpenSSL(t *testing.T) {
+	bob := testIdentity(t, "bob")
+	data := testData(5000, 29)
+	for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256} {
+		env := mustEnveloped(t, data, EnvelopeOptions{Recipients: []*x509.Certificate{bob.cert}, Cipher: AES256, OAEPHash: h})
+		out, err := openssl(t, "cms", "-decrypt", "-binary", "-inform", "DER", "-in", writeTemp(t, "oaep.der", env),
+			"-recip", bob.certPath, "-inkey", bob.keyPath)
+		if err != nil || !bytes.Equal(out, data) {
+			t.Fatalf("%v: openssl: %v", h, err)
+		}
+		er, err := NewEnvelopedReader(bytes.NewReader(env), DecryptOptions{Decrypter: oaepOnlyDecrypter{bob.rsaKey()}, Certificate: bob.cert})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := io.ReadAll(er); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%v: ours: %v", h, err)
+		}
+	}
+}
