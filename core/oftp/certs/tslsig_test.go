@@ -52,13 +52,15 @@ func xmlsecSign(t *testing.T, doc string, signer *certtest.Leaf) []byte {
 	tmpl := filepath.Join(dir, "template.xml")
 	certtest.WriteFile(t, tmpl, []byte(doc))
 	out := filepath.Join(dir, "signed.xml")
-	run(t, xmlsec, "--sign", "--privkey-pem", keyPath+","+certPath, "--output", out, tmpl)
+	// --id-attr lets xmlsec1 resolve a Reference URI="#Id" to the list.
+	idAttr := []string{"--id-attr:Id", "http://uri.etsi.org/02231/v2#:TrustServiceStatusList"}
+	run(t, xmlsec, append(append([]string{"--sign"}, idAttr...), "--privkey-pem", keyPath+","+certPath, "--output", out, tmpl)...)
 	signed, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// xmlsec1 agrees with itself before we test ourselves against it.
-	run(t, xmlsec, "--verify", "--pubkey-cert-pem", certPath, out)
+	run(t, xmlsec, append(append([]string{"--verify"}, idAttr...), "--pubkey-cert-pem", certPath, out)...)
 	return signed
 }
 
@@ -161,6 +163,14 @@ func TestParseSignedTSL(t *testing.T) {
 		}
 	}
 
+	// Signature wrapping: the genuine signed list moved inside a forged one.
+	body := string(signed)[strings.Index(string(signed), "<TrustServiceStatusList"):]
+	wrapped := `<TrustServiceStatusList xmlns="http://uri.etsi.org/02231/v2#"><TrustServiceProviderList><TrustServiceProvider><TSPServices><TSPService><ServiceInformation><ServiceDigitalIdentity><DigitalId><X509Certificate>` +
+		b64(f.signer.Cert) + `</X509Certificate></DigitalId></ServiceDigitalIdentity></ServiceInformation></TSPService></TSPServices></TrustServiceProvider></TrustServiceProviderList>` + body + `</TrustServiceStatusList>`
+	if _, err := certs.ParseSignedTSL(strings.NewReader(wrapped), signers, at); !errors.Is(err, certs.ErrTSLSignature) {
+		t.Errorf("wrapped: %v", err)
+	}
+
 	other := certtest.SelfSigned(t, certtest.Options{CommonName: "Other Signer", KeyType: certtest.RSA2048})
 	if _, err := certs.ParseSignedTSL(bytes.NewReader(signed), []*x509.Certificate{other.Cert}, at); !errors.Is(err, certs.ErrTSLSignature) {
 		t.Errorf("untrusted signer: %v", err)
@@ -173,5 +183,24 @@ func TestParseSignedTSL(t *testing.T) {
 	}
 	if _, err := certs.ParseSignedTSL(bytes.NewReader(signed), nil, at); !errors.Is(err, certs.ErrTSLSignature) {
 		t.Errorf("no signers: %v", err)
+	}
+
+	// A signature that references the list by its Id (URI="#min") rather
+	// than the whole document, with inclusive canonicalisation and SHA-512.
+	byID := strings.NewReplacer(
+		`URI=""`, `URI="#min"`,
+		`<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>`, `<ds:Transform Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315"/>`,
+		`xmlenc#sha256`, `xmlenc#sha512`,
+	).Replace(minimalTSL)
+	signedByID := xmlsecSign(t, byID, signer)
+	if !bytes.Contains(signedByID, []byte(`URI="#min"`)) {
+		t.Fatal("template not applied")
+	}
+	if tsl, err := certs.ParseSignedTSL(bytes.NewReader(signedByID), signers, at); err != nil || tsl.Sequence != 1 {
+		t.Fatalf("signature by Id: %v", err)
+	}
+	tampered := bytes.Replace(signedByID, []byte("<TSLSequenceNumber>1<"), []byte("<TSLSequenceNumber>2<"), 1)
+	if _, err := certs.ParseSignedTSL(bytes.NewReader(tampered), signers, at); !errors.Is(err, certs.ErrTSLSignature) {
+		t.Errorf("tampered, signature by Id: %v", err)
 	}
 }
