@@ -1,0 +1,5 @@
+//go:build race
+
+package filesec_test
+
+const raceEnabled = true
