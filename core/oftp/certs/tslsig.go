@@ -2,10 +2,12 @@ package certs
 
 import (
 	"bytes"
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"time"
 
 	"github.com/beevik/etree"
@@ -53,4 +55,32 @@ func ParseSignedTSL(r io.Reader, signers []*x509.Certificate, at time.Time) (*TS
 		return nil, fmt.Errorf("certs: TSL: %w", err)
 	}
 	return ParseTSL(bytes.NewReader(verified))
+}
+
+// FetchTSL downloads a TSL (such as Odette's published list) and verifies
+// its signature with ParseSignedTSL; a list fetched over the network is never
+// used unverified. client nil means a client with a one-minute timeout that
+// does not follow redirects (a redirect is reported as an error).
+func FetchTSL(ctx context.Context, client *http.Client, url string, signers []*x509.Certificate, at time.Time) (*TSL, error) {
+	if client == nil {
+		client = &http.Client{
+			Timeout: time.Minute,
+			CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+				return fmt.Errorf("certs: TSL download redirected to %s; configure that URL instead", req.URL.Redacted())
+			},
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("certs: TSL URL: %w", err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("certs: TSL download: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("certs: TSL download %s: HTTP %s", req.URL.Redacted(), resp.Status)
+	}
+	return ParseSignedTSL(resp.Body, signers, at)
 }

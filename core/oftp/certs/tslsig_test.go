@@ -2,8 +2,11 @@ package certs_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/x509"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -202,5 +205,46 @@ func TestParseSignedTSL(t *testing.T) {
 	tampered := bytes.Replace(signedByID, []byte("<TSLSequenceNumber>1<"), []byte("<TSLSequenceNumber>2<"), 1)
 	if _, err := certs.ParseSignedTSL(bytes.NewReader(tampered), signers, at); !errors.Is(err, certs.ErrTSLSignature) {
 		t.Errorf("tampered, signature by Id: %v", err)
+	}
+}
+
+func TestFetchTSL(t *testing.T) {
+	signers, err := certs.LoadCertificates(tslSigner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := os.ReadFile(signedTSL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/TSL/TSL_OFTP2.XML", func(w http.ResponseWriter, r *http.Request) { w.Write(signed) })
+	mux.HandleFunc("/moved", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/TSL/TSL_OFTP2.XML", http.StatusFound)
+	})
+	mux.HandleFunc("/unsigned", func(w http.ResponseWriter, r *http.Request) {
+		data, _ := os.ReadFile(sampleTSL)
+		w.Write(data)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	at := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+	ctx := context.Background()
+
+	tsl, err := certs.FetchTSL(ctx, nil, srv.URL+"/TSL/TSL_OFTP2.XML", signers, at)
+	if err != nil || len(tsl.Certificates()) != 2 {
+		t.Fatalf("fetch: %v", err)
+	}
+	if _, err := certs.FetchTSL(ctx, nil, srv.URL+"/moved", signers, at); err == nil || !strings.Contains(err.Error(), "redirected") {
+		t.Fatalf("redirect: %v", err)
+	}
+	if _, err := certs.FetchTSL(ctx, srv.Client(), srv.URL+"/moved", signers, at); err != nil {
+		t.Fatalf("redirect with a client that follows: %v", err)
+	}
+	if _, err := certs.FetchTSL(ctx, nil, srv.URL+"/unsigned", signers, at); !errors.Is(err, certs.ErrTSLSignature) {
+		t.Fatalf("unsigned: %v", err)
+	}
+	if _, err := certs.FetchTSL(ctx, nil, srv.URL+"/missing", signers, at); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("missing: %v", err)
 	}
 }
