@@ -128,7 +128,8 @@ func (w *StringWriter) flush() error {
 	if w.n == 0 {
 		return nil
 	}
-	h := AppendHeader(make([]byte, 0, chunkHdr), ClassUniversal, TagOctetString, false, int64(w.n))
+	var hb [chunkHdr]byte
+	h := AppendHeader(hb[:0], ClassUniversal, TagOctetString, false, int64(w.n))
 	start := chunkHdr - len(h)
 	copy(w.buf[start:], h)
 	_, err := w.dst.Write(w.buf[start : chunkHdr+w.n])
