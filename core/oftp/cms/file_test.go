@@ -91,8 +91,12 @@ func TestFileRoundTrip(t *testing.T) {
 					if !bytes.Equal(got, data) {
 						t.Fatalf("plaintext differs (%d vs %d octets)", len(got), len(data))
 					}
-					if sign && (res.Signer == nil || res.Hash != suite.Hash()) {
-						t.Fatalf("result %+v", res)
+					if sign {
+						h := suite.Hash().New()
+						h.Write(data)
+						if res.Signer == nil || res.Hash != suite.Hash() || !bytes.Equal(res.Digest, h.Sum(nil)) {
+							t.Fatalf("result %+v", res)
+						}
 					}
 					if encrypt && res.Cipher != suite.Cipher() {
 						t.Fatalf("cipher %v", res.Cipher)

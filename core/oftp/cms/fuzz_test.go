@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -181,7 +185,8 @@ func FuzzFileReader(f *testing.F) {
 			}
 			return
 		}
-		_, err = io.Copy(io.Discard, io.LimitReader(fr, 1<<22))
+		hashes := map[crypto.Hash]hash.Hash{crypto.SHA1: sha1.New(), crypto.SHA256: sha256.New(), crypto.SHA384: sha512.New384(), crypto.SHA512: sha512.New()}
+		_, err = io.Copy(io.MultiWriter(hashes[crypto.SHA1], hashes[crypto.SHA256], hashes[crypto.SHA384], hashes[crypto.SHA512]), io.LimitReader(fr, 1<<22))
 		res := fr.Result()
 		if err != nil {
 			var e *Error
@@ -190,8 +195,14 @@ func FuzzFileReader(f *testing.F) {
 			}
 			return
 		}
-		if v.Signed && res.Signer == nil {
-			t.Fatal("signed file accepted without a signer")
+		if v.Signed {
+			// Whatever is accepted must be exactly the content the signature covers.
+			if res.Signer == nil || hashes[res.Hash] == nil {
+				t.Fatalf("signed file accepted with result %+v", res)
+			}
+			if !bytes.Equal(hashes[res.Hash].Sum(nil), res.Digest) {
+				t.Fatal("accepted plaintext differs from the signed digest")
+			}
 		}
 	})
 }
