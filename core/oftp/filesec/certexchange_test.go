@@ -124,7 +124,7 @@ func TestCertificateReplaceSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	underscoreNames(h, f)
-	if err, _ := sendOne(t, h, f); err != nil {
+	if _, err := sendOne(t, h, f); err != nil {
 		t.Fatalf("sending the certificate: %v", err)
 	}
 	if len(events) != 1 || events[0].Kind != filesec.ExchangeReplace || !events[0].Certificates[0].Equal(k.client2.Cert) {
@@ -136,13 +136,13 @@ func TestCertificateReplaceSession(t *testing.T) {
 	}
 	// A file signed with the old key is still accepted...
 	h2 := newHarness(t, cli, srv, false)
-	if err, _ := sendOne(t, h2, secured("OLDKEY", filesec.LevelSigned, false, 100)); err != nil {
+	if _, err := sendOne(t, h2, secured("OLDKEY", filesec.LevelSigned, false, 100)); err != nil {
 		t.Fatalf("old key during roll-over: %v", err)
 	}
 	// ... and the first one signed with the new key confirms it.
 	cli2 := newSecurity(t, k.client2, &filesec.Partner{SSIDCode: serverCode, Certificates: []*x509.Certificate{k.server.Cert}}, nil)
 	h3 := newHarness(t, cli2, srv, false)
-	if err, _ := sendOne(t, h3, secured("NEWKEY", filesec.LevelSigned, false, 100)); err != nil {
+	if _, err := sendOne(t, h3, secured("NEWKEY", filesec.LevelSigned, false, 100)); err != nil {
 		t.Fatalf("new key: %v", err)
 	}
 	p, _ = srv.Partner(clientCode)
@@ -150,7 +150,7 @@ func TestCertificateReplaceSession(t *testing.T) {
 		t.Fatalf("after confirmation the signing certificates are %d", len(p.SigningCertificates))
 	}
 	h4 := newHarness(t, cli, srv, false)
-	err, _ = sendOne(t, h4, secured("OLDKEY2", filesec.LevelSigned, false, 100))
+	_, err = sendOne(t, h4, secured("OLDKEY2", filesec.LevelSigned, false, 100))
 	wantRefusal(t, err, "EFNA", 21)
 	if got := readFile(t, filepath.Join(h.srvInbox, filesec.ReplaceFileName)); !bytes.Contains(got, k.client2.Cert.Raw) {
 		t.Fatal("the certificate file was not stored")
@@ -166,7 +166,7 @@ func TestCertificateRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	underscoreNames(h, f)
-	err, _ = sendOne(t, h, f)
+	_, err = sendOne(t, h, f)
 	wantRefusal(t, err, "EFNA", 99)
 	wantNothingDelivered(t, h)
 	p, _ := srv.Partner(clientCode)

@@ -6,10 +6,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"io"
-	mrand "math/rand/v2"
+	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -114,6 +113,8 @@ type harness struct {
 	outbox   *oftp.SliceOutbox
 	ends     chan error
 
+	logs lockedBuffer
+
 	mu      sync.Mutex
 	cliEnds []oftp.EndResponseEvent // received by the client
 	srvEnds []oftp.EndResponseEvent // received by the server
@@ -125,13 +126,21 @@ func newHarness(t testing.TB, cliSec, srvSec *filesec.Security, secureAuth bool)
 	k := testKeys(t)
 	h := &harness{t: t, ends: make(chan error, 4), outbox: &oftp.SliceOutbox{}}
 	h.cliInbox, h.srvInbox = t.TempDir(), t.TempDir()
+	// Both sides log into one buffer, shown when the test fails.
+	log := slog.New(slog.NewTextHandler(&h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("session logs:\n%s", h.logs.String())
+		}
+	})
 
 	so := oftp.DefaultOptions()
 	so.SSIDCode, so.Password = serverCode, "SERVPW"
 	so.DownloadDirectory = h.srvInbox
-	so.Timeout = 20 * time.Second
+	so.Timeout = 60 * time.Second
 	so.SecureAuthentication = secureAuth
 	so.NERPOnFailure = true
+	so.Logger = log.With("side", "server")
 	so.TLSConfig = &tls.Config{Certificates: []tls.Certificate{k.server.TLSCertificate()}, MinVersion: tls.VersionTLS12}
 	so.Events.SessionEnd = func(_ oftp.SessionInfo, err error) { h.ends <- err }
 	so.Events.EndResponse = func(e oftp.EndResponseEvent) {
@@ -155,9 +164,10 @@ func newHarness(t testing.TB, cliSec, srvSec *filesec.Security, secureAuth bool)
 	co.SSIDCode, co.Password = clientCode, "CLIEPW"
 	co.PartnerSSIDCode, co.PartnerPassword = serverCode, "SERVPW"
 	co.DownloadDirectory = h.cliInbox
-	co.Timeout = 20 * time.Second
+	co.Timeout = 60 * time.Second
 	co.SecureAuthentication = secureAuth
 	co.NERPOnFailure = true
+	co.Logger = log.With("side", "client")
 	roots := x509.NewCertPool()
 	roots.AddCert(k.ca.Cert)
 	co.TLSConfig = &tls.Config{RootCAs: roots, ServerName: "localhost", MinVersion: tls.VersionTLS12}
@@ -202,42 +212,33 @@ func (h *harness) serverEnd() error {
 	select {
 	case err := <-h.ends:
 		return err
-	case <-time.After(60 * time.Second):
+	case <-time.After(150 * time.Second):
 		h.t.Fatal("server session did not end")
 		return nil
 	}
 }
 
 func testCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
 }
 
-// randomFile writes n pseudo-random octets.
-func randomFile(t testing.TB, dir string, n int64, seed uint64) string {
-	t.Helper()
-	path := filepath.Join(dir, "src.bin")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := mrand.New(mrand.NewPCG(seed, seed^0x5024))
-	buf := make([]byte, 64<<10)
-	for left := n; left > 0; {
-		k := min(int64(len(buf)), left)
-		for i := range buf[:k] {
-			buf[i] = byte(r.Uint32())
-		}
-		if _, err := f.Write(buf[:k]); err != nil {
-			t.Fatal(err)
-		}
-		left -= k
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // memSource serves content from memory.

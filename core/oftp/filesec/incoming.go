@@ -171,7 +171,24 @@ func (ss *secureSink) consume(pr *io.PipeReader, v cms.Verification, early error
 		fail(werr)
 		return
 	}
+	// Whatever follows the CMS structure is drained, so that the session never blocks
+	// writing it, and refused.
+	if n, _ := io.Copy(io.Discard, pr); n > 0 {
+		fail(&cms.Error{Failure: outerFailure(v), Op: "read file", Err: fmt.Errorf("%d octets after the end of the CMS structure", n)})
+		return
+	}
 	ss.result = fr.Result()
+}
+
+// outerFailure classifies damage to the outermost layer of a file.
+func outerFailure(v cms.Verification) cms.Failure {
+	switch {
+	case v.Encrypted:
+		return cms.FailDecryption
+	case v.Compressed:
+		return cms.FailDecompression
+	}
+	return cms.FailSignature
 }
 
 func (ss *secureSink) Write(p []byte) (int, error) {

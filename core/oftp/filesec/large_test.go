@@ -67,10 +67,9 @@ func TestMain(m *testing.M) {
 // pattern is the plaintext generator: half random, half text-like octets, varied per
 // 64 KiB so that nothing repeats within zlib's window.
 type pattern struct {
-	base  []byte
-	left  int64
-	off   int64
-	block [8]byte
+	base []byte
+	left int64
+	off  int64
 }
 
 func newPattern(n int64) *pattern {

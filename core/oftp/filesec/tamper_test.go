@@ -48,7 +48,7 @@ func (f flipTransform) TransformOutgoing(ctx context.Context, file *oftp.Outgoin
 
 // sendOne sends one file from client to server and returns the client's error and
 // the server's transfer result.
-func sendOne(t *testing.T, h *harness, f *oftp.OutgoingFile) (error, oftp.TransferResult) {
+func sendOne(t *testing.T, h *harness, f *oftp.OutgoingFile) (oftp.TransferResult, error) {
 	t.Helper()
 	h.start()
 	ctx := testCtx(t)
@@ -69,7 +69,7 @@ func sendOne(t *testing.T, h *harness, f *oftp.OutgoingFile) (error, oftp.Transf
 	if len(h.srvRes) > 0 {
 		res = h.srvRes[len(h.srvRes)-1]
 	}
-	return sendErr, res
+	return res, sendErr
 }
 
 func wantRefusal(t *testing.T, err error, cmd string, code int) {
@@ -117,7 +117,7 @@ func TestTamperedFile(t *testing.T) {
 			cliSec, srvSec := pairSecurity(t)
 			h := newHarness(t, cliSec, srvSec, false)
 			h.cliOpts.OutgoingTransform = flipTransform{inner: cliSec, at: c.at}
-			err, res := sendOne(t, h, secured("TAMPERED", c.level, c.compressed, 20000))
+			res, err := sendOne(t, h, secured("TAMPERED", c.level, c.compressed, 20000))
 			wantRefusal(t, err, "EFNA", c.code)
 			wantNothingDelivered(t, h)
 			if _, _, ok := cms.ReasonCodes(res.Err); !ok {
@@ -154,7 +154,7 @@ func TestWrongAndInvalidCertificates(t *testing.T) {
 			h := newHarness(t, cli, srv, false)
 			// The client's clock is not checked here: its own certificate may be
 			// expired for this test, so sign with a Security that skips own checks.
-			err, res := sendOne(t, h, secured("SIGNED", filesec.LevelSigned, false, 5000))
+			res, err := sendOne(t, h, secured("SIGNED", filesec.LevelSigned, false, 5000))
 			if c.signer == k.expired || c.signer == k.notYetValid {
 				// We refuse to sign with our own certificate outside its validity.
 				if !errors.Is(err, oftp.ErrInvalidFile) || !errors.Is(err, c.reason) {
@@ -201,7 +201,7 @@ func TestEncryptedForWrongRecipient(t *testing.T) {
 	cli := newSecurity(t, k.client, &filesec.Partner{SSIDCode: serverCode, Certificates: []*x509.Certificate{k.client2.Cert}}, nil)
 	_, srv := pairSecurity(t)
 	h := newHarness(t, cli, srv, false)
-	err, res := sendOne(t, h, secured("WRONGKEY", filesec.LevelEncrypted, false, 3000))
+	res, err := sendOne(t, h, secured("WRONGKEY", filesec.LevelEncrypted, false, 3000))
 	wantRefusal(t, err, "EFNA", 22)
 	wantNothingDelivered(t, h)
 	if !errors.Is(res.Err, cms.ErrNoRecipient) {
@@ -230,7 +230,7 @@ func TestPolicyRefusals(t *testing.T) {
 			srv := newSecurity(t, k.server, &filesec.Partner{SSIDCode: clientCode, Certificates: []*x509.Certificate{k.client.Cert},
 				Incoming: c.policy}, nil)
 			h := newHarness(t, cli, srv, false)
-			err, _ := sendOne(t, h, c.file)
+			_, err := sendOne(t, h, c.file)
 			wantRefusal(t, err, "SFNA", c.code)
 			wantNothingDelivered(t, h)
 		})
