@@ -32,6 +32,10 @@ func Serve(p Plugin) {
 		Output:     os.Stderr,
 		JSONFormat: true,
 	})
+	if os.Getenv(DebugEnv) != "" {
+		serveDebug(srv, logger)
+		return
+	}
 	stop := make(chan struct{})
 	go watchParent(os.Getppid(), time.Second, stop, func() {
 		// The connector is gone: give in-flight streams (which now see a

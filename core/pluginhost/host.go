@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -25,7 +26,8 @@ import (
 	"github.com/oftp2/connector/sdk"
 )
 
-// Spec says which plugin to run. Exactly one of Builtin and Path is set.
+// Spec says which plugin to run. Exactly one of Builtin, Path and Reattach
+// is set.
 type Spec struct {
 	// Name is the plugin's name in the configuration, used in logs and errors.
 	Name string
@@ -38,6 +40,10 @@ type Spec struct {
 	SHA256 string
 	// Config is the plugin's configuration as JSON, sent after every start.
 	Config []byte
+	// Reattach attaches to a plugin a developer started in debug mode (see
+	// sdk.DebugEnv) instead of starting a process. Such a plugin is not
+	// restarted when it dies, and the connection has no TLS.
+	Reattach *sdk.ReattachInfo
 	// Env is added to the plugin's environment. Third-party plugins see only
 	// a minimal environment (PATH, HOME, TMPDIR, LANG, TZ) plus Env and
 	// Options.Env, so the connector's own secrets do not leak into them;
@@ -94,8 +100,14 @@ func (h *Host) Start(ctx context.Context, spec Spec) (*Plugin, error) {
 	if spec.Name == "" {
 		spec.Name = spec.Builtin
 	}
-	if (spec.Builtin == "") == (spec.Path == "") {
-		return nil, &PluginError{Plugin: spec.Name, Op: "start", Err: errors.New("exactly one of a bundled plugin name and an executable path is needed")}
+	set := 0
+	for _, ok := range []bool{spec.Builtin != "", spec.Path != "", spec.Reattach != nil} {
+		if ok {
+			set++
+		}
+	}
+	if set != 1 {
+		return nil, &PluginError{Plugin: spec.Name, Op: "start", Err: errors.New("exactly one of a bundled plugin name, an executable path and reattach information is needed")}
 	}
 	if spec.Path != "" {
 		sum, err := hex.DecodeString(spec.SHA256)
@@ -209,6 +221,9 @@ func (p *Plugin) instance(ctx context.Context) (*instance, error) {
 func (p *Plugin) start(ctx context.Context) (*instance, sdk.Info, error) {
 	began := time.Now()
 	opts := p.host.opts
+	if p.spec.Reattach != nil {
+		return p.attach(ctx, began)
+	}
 	var cmd *exec.Cmd
 	var secure *plugin.SecureConfig
 	if p.spec.Builtin != "" {
@@ -270,6 +285,59 @@ func (p *Plugin) start(ctx context.Context) (*instance, sdk.Info, error) {
 	if err != nil {
 		return fail(p.startError(err, cmd.Path))
 	}
+	return p.handshake(ctx, client, rpc, began, fail)
+}
+
+// attach connects to a plugin running in debug mode.
+func (p *Plugin) attach(ctx context.Context, began time.Time) (*instance, sdk.Info, error) {
+	r := p.spec.Reattach
+	fail := func(err error) (*instance, sdk.Info, error) {
+		return nil, sdk.Info{}, &PluginError{Plugin: p.spec.Name, Op: "attach", Err: err}
+	}
+	set, ok := sdk.HostPluginSets()[r.ProtocolVersion]
+	if !ok {
+		return fail(fmt.Errorf("%w: the plugin speaks protocol %d, the connector %d", ErrIncompatible, r.ProtocolVersion, sdk.ProtocolVersion))
+	}
+	var addr net.Addr
+	var err error
+	switch r.Network {
+	case "unix":
+		addr, err = net.ResolveUnixAddr("unix", r.Addr)
+	case "tcp":
+		addr, err = net.ResolveTCPAddr("tcp", r.Addr)
+	default:
+		err = fmt.Errorf("unknown network %q", r.Network)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	client := plugin.NewClient(&plugin.ClientConfig{
+		Reattach: &plugin.ReattachConfig{
+			Protocol: plugin.ProtocolGRPC, ProtocolVersion: r.ProtocolVersion, Addr: addr, Pid: r.Pid, Test: true,
+		},
+		Plugins:          set,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		GRPCDialOptions:  sdk.GRPCDialOptions(),
+		Logger:           newSlogAdapter(p.log),
+	})
+	rpc, err := client.Client()
+	if err != nil {
+		client.Kill()
+		return fail(fmt.Errorf("%w: %v", ErrStart, err))
+	}
+	return p.handshake(ctx, client, rpc, began, func(err error) (*instance, sdk.Info, error) {
+		client.Kill()
+		var pe *PluginError
+		if errors.As(err, &pe) {
+			return nil, sdk.Info{}, pe
+		}
+		return fail(err)
+	})
+}
+
+// handshake dispenses the plugin, describes and configures it.
+func (p *Plugin) handshake(ctx context.Context, client *plugin.Client, rpc plugin.ClientProtocol, began time.Time,
+	fail func(error) (*instance, sdk.Info, error)) (*instance, sdk.Info, error) {
 	raw, err := rpc.Dispense(sdk.PluginName)
 	if err != nil {
 		return fail(fmt.Errorf("%w: %v", ErrStart, err))

@@ -537,3 +537,60 @@ func TestThirdPartyPluginsDoNotInheritEnvironment(t *testing.T) {
 		t.Errorf("bundled plugin environment: %q, want the connector's", v)
 	}
 }
+
+func TestAttachToDebugModePlugin(t *testing.T) {
+	bin, _ := localfsBinary(t)
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), sdk.DebugEnv+"=1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		_ = cmd.Wait()
+	}()
+	var info *sdk.ReattachInfo
+	sc := bufio.NewScanner(stderr)
+	for info == nil && sc.Scan() {
+		if strings.HasPrefix(sc.Text(), `{"network"`) {
+			if info, err = sdk.ParseReattachInfo(sc.Text()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if info == nil {
+		t.Fatalf("debug-mode plugin printed no reattach information: %v", sc.Err())
+	}
+	go func() { _, _ = io.Copy(io.Discard, stderr) }()
+
+	h, _ := testHost(t)
+	inbox := t.TempDir()
+	ctx := context.Background()
+	p, err := h.Start(ctx, Spec{Name: "dev", Reattach: info, Config: dirConfig(t, inbox)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.PID() != cmd.Process.Pid {
+		t.Errorf("attached to PID %d, plugin runs as %d", p.PID(), cmd.Process.Pid)
+	}
+	w, err := p.Sink().Open(ctx, sdk.FileMeta{ObjectName: "debug.txt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(w, "attached"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(inbox, "debug.txt")); err != nil || string(b) != "attached" {
+		t.Errorf("stored %q, %v", b, err)
+	}
+	if _, err := sdk.ParseReattachInfo(`{"network":"unix"}`); err == nil {
+		t.Error("incomplete reattach information accepted")
+	}
+}
