@@ -424,3 +424,44 @@ func (s *ServerTLS) Config() (*tls.Config, error) {
 	}
 	return cfg, nil
 }
+
+// String summarises the configuration for logs; the PKCS#12 password is masked.
+func (c ClientTLS) String() string {
+	return fmt.Sprintf("ClientTLS{ServerName:%q RootFiles:%v SystemRoots:%t Pins:%d PinOnly:%t Cert:%s MinVersion:%s}",
+		c.ServerName, c.RootFiles, c.SystemRoots, len(c.Pins), c.PinOnly, describeIdentity(c.Certificate, c.CertFile, c.PKCS12File, c.PKCS12Password), versionName(c.MinVersion))
+}
+
+// LogValue makes slog print String instead of the fields.
+func (c ClientTLS) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// String summarises the configuration for logs; the PKCS#12 password is masked.
+func (s ServerTLS) String() string {
+	return fmt.Sprintf("ServerTLS{Cert:%s ClientAuth:%d ClientCAFiles:%v MinVersion:%s}",
+		describeIdentity(s.Certificate, s.CertFile, s.PKCS12File, s.PKCS12Password), s.ClientAuth, s.ClientCAFiles, versionName(s.MinVersion))
+}
+
+// LogValue makes slog print String instead of the fields.
+func (s ServerTLS) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+func describeIdentity(kp *certs.KeyPair, certFile, p12File, p12Password string) string {
+	switch {
+	case kp != nil:
+		return certs.CertName(kp.Leaf)
+	case p12File != "":
+		pw := ""
+		if p12Password != "" {
+			pw = " password:xxxxx"
+		}
+		return p12File + pw
+	case certFile != "":
+		return certFile
+	}
+	return "none"
+}
+
+func versionName(v uint16) string {
+	if v == 0 {
+		return "TLS 1.2"
+	}
+	return tls.VersionName(v)
+}

@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"slices"
 	"strings"
@@ -472,6 +474,19 @@ func TestParsePin(t *testing.T) {
 	for _, bad := range []string{"", "sha256", "md5:00", "sha256:zz", "sha256:0011", "pin-sha256:!!"} {
 		if _, err := transport.ParsePin(bad); err == nil {
 			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestConfigStringsMaskPasswords(t *testing.T) {
+	c := transport.ClientTLS{ServerName: "oftp.example.com", PKCS12File: "id.p12", PKCS12Password: "hunter2"}
+	s := transport.ServerTLS{PKCS12File: "srv.p12", PKCS12Password: "hunter2", ClientAuth: transport.RequireClientCert}
+	var logged strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logged, nil))
+	logger.Info("tls", "client", c, "server", s)
+	for _, out := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", s), fmt.Sprintf("%v", &c), logged.String()} {
+		if strings.Contains(out, "hunter2") || !strings.Contains(out, "xxxxx") {
+			t.Fatalf("password not masked: %s", out)
 		}
 	}
 }
