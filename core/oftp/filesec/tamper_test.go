@@ -378,3 +378,40 @@ func TestSecureAuthenticationFailures(t *testing.T) {
 		wantRefusal(t, err, "ESID", 12)
 	})
 }
+
+// TestSignedNERP: a file refused after its data arrived (here: signed with a key the
+// server does not trust) is answered with EFNA 21 and a NERP 31 that carries the
+// hash of the received file and the server's signature, which the client verifies.
+func TestSignedNERP(t *testing.T) {
+	k := testKeys(t)
+	cli := newSecurity(t, k.client, &filesec.Partner{SSIDCode: serverCode, Certificates: []*x509.Certificate{k.server.Cert}},
+		func(cfg *filesec.Config) { cfg.Identity.Signing = k.intruder.KeyPair() })
+	_, srv := pairSecurity(t)
+	h := newHarness(t, cli, srv, false)
+	f := secured("REFUSED", filesec.LevelBoth, true, 7000)
+	f.SignedReceipt = true
+	_, err := sendOne(t, h, f)
+	wantRefusal(t, err, "EFNA", 21)
+	wantNothingDelivered(t, h)
+	if len(h.cliEnds) != 1 {
+		t.Fatalf("%d end responses", len(h.cliEnds))
+	}
+	e := h.cliEnds[0]
+	if e.Reason != 31 || len(e.Signature) == 0 || e.Err != nil {
+		t.Fatalf("NERP reason %d, signed %v, verification %v", e.Reason, len(e.Signature) > 0, e.Err)
+	}
+}
+
+func TestTamperedAURPFromResponder(t *testing.T) {
+	cli, srv := pairSecurity(t)
+	h := newHarness(t, cli, srv, true)
+	h.srvOpts.Authenticator = authTamper{srv}
+	h.start()
+	_, err := h.dial(testCtx(t))
+	wantRefusal(t, err, "ESID", 11)
+	var re *oftp.ReasonError
+	if !errors.As(err, &re) || !re.Local {
+		t.Fatalf("the initiator did not detect the bad response itself: %v", err)
+	}
+	wantRefusal(t, h.serverEnd(), "ESID", 11)
+}
