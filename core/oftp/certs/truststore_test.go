@@ -264,11 +264,36 @@ func TestCRLDistributionPointFetchAndCache(t *testing.T) {
 		t.Fatalf("forged CRL from distribution point: %v", err)
 	}
 
+	// An unreachable distribution point: IfAvailable passes (revocation
+	// unchecked), Required refuses.
+	down := httptest.NewServer(http.NotFoundHandler())
+	downURL := down.URL + "/gone.crl"
+	down.Close()
+	ca4 := certtest.NewCA(t, certtest.Options{Clock: clock, CommonName: "CA four"})
+	unreachable := ca4.Issue(t, certtest.Options{CRLDistributionPoints: []string{downURL}})
+	lenient := certs.NewTrustStore(certs.TrustOptions{Clock: clock, CRLFetcher: &certs.CRLFetcher{Clock: clock}})
+	lenient.AddRoots(ca4.Cert)
+	if v, err := lenient.Validate(context.Background(), unreachable.Cert, certs.PurposeFileSigning, time.Time{}); err != nil || v.RevocationChecked {
+		t.Fatalf("unreachable distribution point, if available: %v %+v", err, v)
+	}
+	store.AddRoots(ca4.Cert)
+	if _, err := store.Validate(context.Background(), unreachable.Cert, certs.PurposeFileSigning, time.Time{}); !errors.Is(err, certs.ReasonCRLUnavailable) {
+		t.Fatalf("unreachable distribution point, required: %v", err)
+	}
+
 	// RevocationRequired with no CRL anywhere refuses; warn mode lets it pass with a warning.
 	ca3 := certtest.NewCA(t, certtest.Options{Clock: clock, CommonName: "CA three"})
 	noCRL := ca3.Issue(t, certtest.Options{})
 	store.AddRoots(ca3.Cert)
 	if _, err := store.Validate(context.Background(), noCRL.Cert, certs.PurposeFileSigning, time.Time{}); !errors.Is(err, certs.ReasonCRLUnavailable) {
 		t.Fatalf("no CRL, required: %v", err)
+	}
+	var warned []certs.UntrustedEvent
+	warn := certs.NewTrustStore(certs.TrustOptions{Clock: clock, Revocation: certs.RevocationRequired, Untrusted: certs.WarnOnUntrusted,
+		OnUntrusted: func(e certs.UntrustedEvent) { warned = append(warned, e) }})
+	warn.AddRoots(ca3.Cert)
+	v, err := warn.Validate(context.Background(), noCRL.Cert, certs.PurposeFileSigning, time.Time{})
+	if err != nil || len(v.Warnings) != 1 || !errors.Is(v.Warnings[0], certs.ReasonCRLUnavailable) || len(warned) != 1 {
+		t.Fatalf("no CRL, required, warn mode: %v %+v", err, v)
 	}
 }
