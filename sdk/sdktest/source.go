@@ -150,6 +150,55 @@ func runSource(t *testing.T, cfg SourceConfig, ctx context.Context, run string, 
 		}
 	})
 
+	t.Run("Watch", func(t *testing.T) {
+		w, ok := cfg.Source.(sdk.Watcher)
+		if !ok {
+			return // Watch is optional.
+		}
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		first := put(t, "watch-1.txt", []byte("one"))
+		var got []string
+		var added bool
+		var second string
+		err := w.Watch(wctx, func(f sdk.OutgoingFile) error {
+			got = append(got, f.ID)
+			if f.ID == first && !added {
+				// A file that appears while watching is reported too.
+				added = true
+				if err := cfg.Put(ctx, run+"watch-2.txt", bytes.NewReader([]byte("two"))); err != nil {
+					return err
+				}
+			}
+			if added && (f.Meta.ObjectName == run+"watch-2.txt" || f.ID == run+"watch-2.txt") {
+				second = f.ID
+				cancel()
+			}
+			return nil
+		})
+		if errors.Is(err, sdk.ErrUnsupported) {
+			return // a remote plugin without Watch
+		}
+		if second == "" {
+			t.Fatalf("Watch reported %v and ended with %v; the file added while watching is missing", got, err)
+		}
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Watch ended with %v, want context.Canceled", err)
+		}
+		seen := map[string]int{}
+		for _, id := range got {
+			seen[id]++
+		}
+		if seen[first] != 1 || seen[second] != 1 {
+			t.Errorf("Watch reported %v: each file exactly once", got)
+		}
+		for _, id := range []string{first, second} {
+			if err := cfg.Source.Ack(ctx, id, sdk.Receipt{}); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+
 	t.Run("ContextCancelled", func(t *testing.T) {
 		name := run + "cancel.bin"
 		if err := cfg.Put(ctx, name, DataReader(6, 8<<20)); err != nil {

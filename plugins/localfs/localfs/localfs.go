@@ -52,6 +52,9 @@ type Options struct {
 	Perm fs.FileMode
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// PollInterval is how often Watch looks for new outbox files; 0 means
+	// two seconds.
+	PollInterval time.Duration
 	// StaleAfter is the age from which Open removes temporary files left by
 	// writers that crashed; 0 means 24 hours, negative disables the sweep.
 	// The age guards writers of other processes sharing the directory.
@@ -75,6 +78,9 @@ func Open(o Options) (*Store, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = 2 * time.Second
 	}
 	abs, err := filepath.Abs(o.Path)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/oftp2/connector/sdk"
 )
@@ -33,6 +34,14 @@ func (cs configuredSource) Open(ctx context.Context, id string, offset int64) (i
 		return nil, err
 	}
 	return s.Source().Open(ctx, id, offset)
+}
+
+func (cs configuredSource) Watch(ctx context.Context, fn func(sdk.OutgoingFile) error) error {
+	s, err := cs.c.get()
+	if err != nil {
+		return err
+	}
+	return s.Source().(sdk.Watcher).Watch(ctx, fn)
 }
 
 func (cs configuredSource) Ack(ctx context.Context, id string, r sdk.Receipt) error {
@@ -175,6 +184,41 @@ func (ss storeSource) Open(ctx context.Context, id string, offset int64) (io.Rea
 		return nil, sdk.Retryable(fmt.Errorf("localfs: seek %s: %w", id, err))
 	}
 	return &ctxReader{ctx: ctx, f: f}, nil
+}
+
+// Watch reports every outbox file once: those present when it starts, then
+// new ones as polling finds them. A file that leaves the outbox and comes
+// back is reported again.
+func (ss storeSource) Watch(ctx context.Context, fn func(sdk.OutgoingFile) error) error {
+	seen := map[string]bool{}
+	t := time.NewTicker(ss.s.opts.PollInterval)
+	defer t.Stop()
+	for {
+		files, err := ss.List(ctx)
+		if err != nil {
+			return err
+		}
+		present := make(map[string]bool, len(files))
+		for _, f := range files {
+			present[f.ID] = true
+			if !seen[f.ID] {
+				if err := fn(f); err != nil {
+					return err
+				}
+				seen[f.ID] = true
+			}
+		}
+		for id := range seen {
+			if !present[id] {
+				delete(seen, id)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 // ctxReader stops reading once its context ends.
