@@ -162,8 +162,6 @@ type Config struct {
 	// nil, certificates are checked for validity period and key usage only: they are
 	// trusted because they were configured.
 	Trust *certs.TrustStore
-	// TempDir is unused by the streaming pipeline; reserved for spooled sends.
-	TempDir string
 	// MaxRemembered bounds the remembered file hashes per direction (default 100000).
 	MaxRemembered int
 	// ChunkSize is the CMS OCTET STRING chunk size (cms default when zero).

@@ -71,7 +71,8 @@ func (s *Security) TransformOutgoing(ctx context.Context, f *oftp.OutgoingFile) 
 	g.SignedReceipt = prot.SignedReceipt
 	g.SecurityLevel = int(prot.Level)
 	g.Compressed = prot.Compress
-	key := keyOf(g.DatasetName, g.Stamp.Date, g.Stamp.Time, "", "")
+	// The session fills Originator and Destination before it calls the transform.
+	key := keyOf(g.DatasetName, g.Stamp.Date, g.Stamp.Time, g.Originator, g.Destination)
 	rec := &fileRecord{suite: prot.Suite, signedReceipt: prot.SignedReceipt, partner: p}
 
 	if prot.Level == LevelNone && !prot.Compress {

@@ -77,7 +77,9 @@ func (s *Security) SignEndResponse(ctx context.Context, er *oftp.EndResponse) er
 // an error unless the partner has AcceptUnsignedReceipts. A signed answer for a file
 // we do not remember cannot be checked and is reported as such.
 func (s *Security) VerifyEndResponse(ctx context.Context, er *oftp.EndResponse) error {
-	rec := s.sent.get(keyOf(er.DatasetName, er.Stamp.Date, er.Stamp.Time, "", ""))
+	// The response goes to the file's originator (Destination) from its final
+	// recipient (Originator).
+	rec := s.sent.get(keyOf(er.DatasetName, er.Stamp.Date, er.Stamp.Time, er.Destination, er.Originator))
 	if rec == nil {
 		if len(er.Signature) == 0 {
 			return nil
