@@ -64,7 +64,15 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usagef("%s has errors", path)
 	}
 	defer host.Close()
-	p, err := pipeline.New(pipeline.Options{Config: cfg, Plugins: set, Logger: log, ShutdownTimeout: *shutdown})
+	popts := pipeline.Options{Config: cfg, Plugins: set, Logger: log, ShutdownTimeout: *shutdown}
+	sec, err := pipeline.SecurityFromConfig(cfg, log, nil)
+	if err != nil {
+		return usageError{err}
+	}
+	if sec != nil {
+		popts.Security = sec
+	}
+	p, err := pipeline.New(popts)
 	if err != nil {
 		return usageError{err}
 	}

@@ -83,7 +83,15 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	cfg, set, host, src, diags := loadChecked(ctx, path, vars, true, !*noPlugins, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if set != nil {
 		defer host.Close()
-		if _, err := pipeline.New(pipeline.Options{Config: cfg, Plugins: set}); err != nil {
+		popts := pipeline.Options{Config: cfg, Plugins: set}
+		sec, err := pipeline.SecurityFromConfig(cfg, nil, nil)
+		if sec != nil {
+			popts.Security = sec
+		}
+		if err == nil {
+			_, err = pipeline.New(popts)
+		}
+		if err != nil {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Configuration cannot run",
 				Detail: err.Error(), Subject: &hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos}})
 		}

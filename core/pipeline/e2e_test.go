@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -41,15 +42,21 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// freePort returns a port on 127.0.0.1 that was free a moment ago.
+// freePort returns a port on 127.0.0.1 that was free a moment ago. It is taken below
+// the kernel's ephemeral range (32768 and up), so that outgoing connections of other
+// tests cannot grab it before the listener binds.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		port := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			l.Close()
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port")
+	return 0
 }
 
 // pki is a test CA and a server certificate for 127.0.0.1, written to dir.
@@ -80,6 +87,8 @@ type nodeSpec struct {
 	peerSSID, peerPW     string
 	peerPort             int // 0: the partner only calls us
 	extra                string
+	identityExtra        string // added to the identity block
+	peerExtra            string // added to the partner block
 }
 
 func (s nodeSpec) hcl(dir string, k pki) string {
@@ -101,12 +110,14 @@ listener "main" {
 identity {
   ssid     = %[5]q
   password = %[6]q
+  %[14]s
 }
 partner %[7]q {
   ssid     = %[8]q
   password = %[9]q
   tls      = true
   %[10]s
+  %[15]s
 }
 plugin "inbox" {
   builtin = "localfs"
@@ -138,7 +149,7 @@ outbound "out" {
 }
 %[13]s
 `, filepath.Join(dir, "state"), s.port, k.certFile, k.keyFile, s.ssid, s.password, s.peer, s.peerSSID, s.peerPW,
-		addr, filepath.Join(dir, "inbox"), filepath.Join(dir, "outbox"), s.extra)
+		addr, filepath.Join(dir, "inbox"), filepath.Join(dir, "outbox"), s.extra, s.identityExtra, s.peerExtra)
 }
 
 // node is one running connector: configuration, plugin processes, pipeline.
@@ -545,7 +556,9 @@ func TestNERPAfterPermanentCommitFailure(t *testing.T) {
 
 type commitFailsPlugins struct{ Plugins }
 
-func (c commitFailsPlugins) Sink(context.Context, string) (sdk.Sink, error) { return failingSink{}, nil }
+func (c commitFailsPlugins) Sink(context.Context, string) (sdk.Sink, error) {
+	return failingSink{}, nil
+}
 
 type failingSink struct{}
 
@@ -589,5 +602,61 @@ func TestShutdownFinishesRunningTransfer(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	if exists(filepath.Join(b.dir, "inbox/OACME/AFTER.DAT")) {
 		t.Error("a stopped connector still sent a file")
+	}
+}
+
+// Files signed, compressed and encrypted with signed receipts travel both ways through
+// the plugin processes; each side verifies with the other's certificate.
+func TestEndToEndWithFileSecurity(t *testing.T) {
+	dir := t.TempDir()
+	k := newPKI(t, dir)
+	ca := certtest.NewCA(t, certtest.Options{CommonName: "OFTP Test CA"})
+	keyFiles := map[string][2]string{}
+	for _, n := range []string{"a", "b"} {
+		leaf := ca.Issue(t, certtest.Options{CommonName: "OFTP " + n, KeyType: certtest.RSA2048})
+		c, kf := leaf.WriteFiles(t, dir, "oftp-"+n)
+		keyFiles[n] = [2]string{c, kf}
+	}
+	sec := func(self, peer string) (string, string, string) {
+		keys := fmt.Sprintf("keys \"own\" {\n  local {\n    cert_file = %q\n    key_file = %q\n  }\n}\n", keyFiles[self][0], keyFiles[self][1])
+		partner := fmt.Sprintf(`security {
+    level            = "both"
+    cipher_suite     = "aes256-sha256"
+    file_compression = true
+    signed_receipts  = true
+    certificate_file = %q
+  }`, keyFiles[peer][0])
+		return keys, "keys = keys.own", partner
+	}
+	pa, pb := freePort(t), freePort(t)
+	tweak := func(o *Options) {
+		s, err := SecurityFromConfig(o.Config, o.Logger, nil)
+		if err != nil || s == nil {
+			t.Fatalf("security: %v", err)
+		}
+		o.Security = s
+	}
+	ka, ia, sa := sec("a", "b")
+	kb, ib, sb := sec("b", "a")
+	a := startNode(t, filepath.Join(dir, "a"), nodeSpec{name: "A", ssid: "OACME", password: "PWA", port: pa,
+		peer: "b", peerSSID: "OBETA", peerPW: "PWB", peerPort: pb, extra: ka, identityExtra: ia, peerExtra: sa}, k, tweak)
+	b := startNode(t, filepath.Join(dir, "b"), nodeSpec{name: "B", ssid: "OBETA", password: "PWB", port: pb,
+		peer: "a", peerSSID: "OACME", peerPW: "PWA", peerPort: pa, extra: kb, identityExtra: ib, peerExtra: sb}, k, tweak)
+	toB := pattern(2<<20+5, 11)
+	toA := []byte(strings.Repeat("UNH+1+INVOIC:D:96A:UN'\r\n", 3000))
+	a.drop(t, "SECURE.EDI", toB)
+	b.drop(t, "ANSWER.EDI", toA)
+	waitFor(t, "A's EERP", 60*time.Second, func() bool { return exists(filepath.Join(a.dir, "outbox/sent/SECURE.EDI")) })
+	waitFor(t, "B's EERP", 60*time.Second, func() bool { return exists(filepath.Join(b.dir, "outbox/sent/ANSWER.EDI")) })
+	sameFile(t, filepath.Join(b.dir, "inbox/OACME/SECURE.EDI"), toB)
+	sameFile(t, filepath.Join(a.dir, "inbox/OBETA/ANSWER.EDI"), toA)
+	meta, err := os.ReadFile(filepath.Join(b.dir, "inbox/OACME/SECURE.EDI.meta.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"Encrypted": true`, `"Signed": true`, `"Compressed": true`, `"SignedReceiptRequested": true`} {
+		if !strings.Contains(string(meta), want) {
+			t.Errorf("sidecar lacks %s:\n%s", want, meta)
+		}
 	}
 }

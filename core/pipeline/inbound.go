@@ -94,16 +94,11 @@ func (r *receiver) Accept(ctx context.Context, f *oftp.IncomingFile) (oftp.Decis
 		return oftp.Decision{}, refuse(oftp.ReasonAccessMethodFailure, !sdk.IsPermanent(err), "storage refused the file", err)
 	}
 	s := &sinkWriter{p: p, r: r, w: newAsyncWriter(w), key: key, f: f, object: meta.ObjectName, sinkName: in.Sink, log: log}
-	var sk oftp.Sink = s
-	if r.ps.sec.Incoming != nil {
-		if sk, err = r.ps.sec.Incoming.TransformIncoming(ctx, f, s); err != nil {
-			_ = s.Abort(ctx)
-			return oftp.Decision{}, err
-		}
-	}
 	ok = true
 	log.Info("receiving file", "inbound", in.Name, "sink", in.Sink, "object", meta.ObjectName)
-	return oftp.Decision{Sink: sk}, nil
+	// The session wraps s in the security layer's IncomingTransform, when one is
+	// installed: s commits only after the CMS structure verified.
+	return oftp.Decision{Sink: s}, nil
 }
 
 func (p *Pipeline) beginReceive(k FileKey) bool {

@@ -18,7 +18,6 @@ import (
 // the trigger that makes its worker call it.
 type partner struct {
 	cfg *config.Partner
-	sec PartnerSecurity
 	tls *tls.Config // nil for plain TCP
 
 	mu   sync.Mutex
@@ -28,16 +27,8 @@ type partner struct {
 
 func (p *Pipeline) newPartner(pc *config.Partner) (*partner, error) {
 	ps := &partner{cfg: pc, jobs: map[string]*job{}, kick: make(chan struct{}, 1)}
-	sec := pc.Security
-	needs := sec.Level != config.SecurityNone || sec.FileCompression || sec.SignedReceipts || sec.SecureAuthentication
-	if p.opts.Security != nil {
-		s, err := p.opts.Security.ForPartner(pc)
-		if err != nil {
-			return nil, fmt.Errorf("pipeline: partner %q: security: %w", pc.Name, err)
-		}
-		ps.sec = s
-	} else if needs {
-		return nil, fmt.Errorf("pipeline: partner %q uses OFTP 2.0 security services (level %s), but no security layer is configured", pc.Name, sec.Level)
+	if partnerNeedsSecurity(pc) && p.opts.Security == nil {
+		return nil, fmt.Errorf("pipeline: partner %q uses OFTP 2.0 security services (level %s): %w", pc.Name, pc.Security.Level, errNoSecurity)
 	}
 	if pc.TLS && pc.Address != "" {
 		ct := &transport.ClientTLS{
@@ -145,10 +136,9 @@ func (p *Pipeline) clientOptions(ps *partner) oftp.Options {
 	o.Timeout = pc.Timeout
 	o.AcceptAnySFIDCode = pc.AcceptAnySFID
 	o.Receiver = p.receiver(ps)
-	o.OutgoingTransform = ps.sec.Outgoing
-	if pc.Security.SecureAuthentication {
-		o.SecureAuthentication = true
-		o.Authenticator = ps.sec.Authenticator
+	o.SecureAuthentication = pc.Security.SecureAuthentication
+	if p.opts.Security != nil {
+		p.opts.Security.Install(&o)
 	}
 	o.TLSConfig = ps.tls
 	o.Logger = p.log.With("partner", pc.Name)
@@ -180,6 +170,9 @@ func (p *Pipeline) newServer(l *config.Listener) (*oftp.Server, error) {
 		}
 	}
 	o.Logger = p.log.With("listener", l.Name)
+	if p.opts.Security != nil {
+		p.opts.Security.Install(&o)
+	}
 	lookup := oftp.PartnerLookupFunc(func(ctx context.Context, ssid string) (*oftp.Partner, error) {
 		ps := p.bySSID[ssid]
 		if ps == nil {
@@ -392,12 +385,6 @@ func (o *outbox) Next(ctx context.Context) (*oftp.OutboxItem, error) {
 		if err != nil {
 			o.p.finishJob(ctx, o.ps, j, oftp.TransferResult{}, err)
 			continue
-		}
-		if o.ps.sec.Outgoing != nil {
-			if f, err = o.ps.sec.Outgoing.TransformOutgoing(ctx, f); err != nil {
-				o.p.finishJob(ctx, o.ps, j, oftp.TransferResult{}, fmt.Errorf("%w: %w", oftp.ErrInvalidFile, err))
-				continue
-			}
 		}
 		o.job = j
 		return &oftp.OutboxItem{File: f}, nil

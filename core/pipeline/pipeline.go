@@ -33,17 +33,11 @@ type Plugins interface {
 	Source(ctx context.Context, name string) (sdk.Source, error)
 }
 
-// PartnerSecurity is the OFTP 2.0 security layer for one partner: CMS file services and
-// secure authentication.
-type PartnerSecurity struct {
-	Incoming      oftp.IncomingTransform
-	Outgoing      oftp.OutgoingTransform
-	Authenticator oftp.SecureAuthenticator
-}
-
-// Security builds the security layer of a partner from its configuration.
+// Security is the OFTP 2.0 security layer: it installs CMS file services, signed
+// receipts and secure authentication into a session's options. *filesec.Security
+// implements it; SecurityFromConfig builds one from the configuration.
 type Security interface {
-	ForPartner(p *config.Partner) (PartnerSecurity, error)
+	Install(o *oftp.Options)
 }
 
 // DefaultShutdownTimeout is how long running transfers may take to finish after a
@@ -57,7 +51,8 @@ type Options struct {
 	// Store keeps durable state; nil opens a FileStore in Config.Connector.StateDir
 	// (closed by Shutdown).
 	Store Store
-	// Security provides CMS services; nil refuses partners that need them.
+	// Security provides the OFTP 2.0 security services; nil refuses partners that
+	// need them.
 	Security Security
 	// Logger receives structured logs (default: discard).
 	Logger *slog.Logger
@@ -164,10 +159,8 @@ func New(opts Options) (*Pipeline, error) {
 		if p.partners[out.Partner] == nil {
 			return nil, fmt.Errorf("pipeline: outbound %q: no partner %q", out.Name, out.Partner)
 		}
-		if out.Sign || out.Encrypt || out.Compress {
-			if ps := p.partners[out.Partner]; ps.sec.Outgoing == nil {
-				return nil, fmt.Errorf("pipeline: outbound %q signs, encrypts or compresses files, but no security layer is configured for partner %q", out.Name, out.Partner)
-			}
+		if (out.Sign || out.Encrypt || out.Compress) && p.opts.Security == nil {
+			return nil, fmt.Errorf("pipeline: outbound %q signs, encrypts or compresses files: %w", out.Name, errNoSecurity)
 		}
 	}
 	return p, nil
