@@ -139,3 +139,24 @@ func FuzzVRecords(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkVRecords(b *testing.B) {
+	var local bytes.Buffer
+	for local.Len() < 4<<20 {
+		local.WriteString("UNB+UNOC:3+O0013SENDER+O0013RECEIVER+260127:0305+1'\r\n")
+	}
+	in := local.Bytes()
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		var enc bytes.Buffer
+		e, _ := newVEncoder(&enc, 1024)
+		e.Write(in)
+		e.Close()
+		var r records
+		d := newVDecoder(&r, 1024)
+		if _, err := d.Write(enc.Bytes()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
