@@ -15,7 +15,8 @@ type Sink interface {
 	Open(ctx context.Context, meta FileMeta) (SinkWriter, error)
 }
 
-// SinkWriter receives one file's bytes. Exactly one of Commit or Abort ends it.
+// SinkWriter receives one file's bytes. Exactly one of Commit or Abort ends
+// it; a writer is used by one goroutine at a time.
 type SinkWriter interface {
 	io.Writer
 	// Commit is the durability point: once it returns nil, the object is

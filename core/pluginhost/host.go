@@ -13,11 +13,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -33,7 +33,8 @@ type Spec struct {
 	Name string
 	// Builtin names a bundled plugin, served by the connector's own executable.
 	Builtin string
-	// Path is a third-party plugin executable, Args its arguments.
+	// Path is a third-party plugin executable, Args its arguments. A
+	// relative Path is taken from Options.PluginDir.
 	Path string
 	Args []string
 	// SHA256 is the hex checksum Path must have; required with Path.
@@ -65,6 +66,9 @@ type Options struct {
 	StartTimeout time.Duration
 	// Env is added to every plugin's environment, after the host's own.
 	Env []string
+	// PluginDir holds third-party plugin executables; relative Spec.Path
+	// values name files in it.
+	PluginDir string
 
 	// noPdeathsig leaves the plugin's own parent watch as the only guard
 	// against orphans, so tests can check that guard alone.
@@ -115,6 +119,17 @@ func (h *Host) Start(ctx context.Context, spec Spec) (*Plugin, error) {
 			return nil, &PluginError{Plugin: spec.Name, Op: "start", Err: fmt.Errorf("%w: configure the executable's SHA-256 as 64 hex digits (got %q)", ErrChecksum, spec.SHA256)}
 		}
 	}
+	spec.Config = bytes.Clone(spec.Config)
+	if spec.Path != "" && !filepath.IsAbs(spec.Path) {
+		if h.opts.PluginDir == "" {
+			return nil, &PluginError{Plugin: spec.Name, Op: "start", Err: fmt.Errorf("%w: relative executable path %q needs a plugin directory", ErrStart, spec.Path)}
+		}
+		clean := filepath.Clean(spec.Path)
+		if clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) {
+			return nil, &PluginError{Plugin: spec.Name, Op: "start", Err: fmt.Errorf("%w: executable path %q leaves the plugin directory", ErrStart, spec.Path)}
+		}
+		spec.Path = filepath.Join(h.opts.PluginDir, clean)
+	}
 	p := &Plugin{host: h, spec: spec, log: h.opts.Logger.With("plugin", spec.Name)}
 	h.mu.Lock()
 	if h.closed {
@@ -124,9 +139,21 @@ func (h *Host) Start(ctx context.Context, spec Spec) (*Plugin, error) {
 	h.plugins = append(h.plugins, p)
 	h.mu.Unlock()
 	if _, err := p.instance(ctx); err != nil {
+		h.forget(p)
 		return nil, err
 	}
 	return p, nil
+}
+
+func (h *Host) forget(p *Plugin) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i, q := range h.plugins {
+		if q == p {
+			h.plugins = append(h.plugins[:i], h.plugins[i+1:]...)
+			return
+		}
+	}
 }
 
 // Close stops every plugin the host started.
@@ -369,13 +396,9 @@ func (p *Plugin) startError(err error, path string) error {
 	msg := err.Error()
 	switch {
 	case errors.Is(err, plugin.ErrChecksumsDoNotMatch):
-		have := "unreadable"
-		if f, ferr := os.Open(path); ferr == nil {
-			h := sha256.New()
-			if _, cerr := io.Copy(h, f); cerr == nil {
-				have = hex.EncodeToString(h.Sum(nil))
-			}
-			f.Close()
+		have, herr := fileChecksum(path)
+		if herr != nil {
+			have = "unreadable (" + herr.Error() + ")"
 		}
 		return fmt.Errorf("%w: %s has SHA-256 %s, the configuration pins %s", ErrChecksum, path, have, p.spec.SHA256)
 	case strings.Contains(msg, "incompatible API version"), strings.Contains(msg, "incompatible core API version"):

@@ -594,3 +594,39 @@ func TestAttachToDebugModePlugin(t *testing.T) {
 		t.Error("incomplete reattach information accepted")
 	}
 }
+
+func TestPluginDirectory(t *testing.T) {
+	bin, sum := localfsBinary(t)
+	dir := t.TempDir()
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "localfs"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "README"), []byte("not a plugin"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	found, err := Discover(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 1 || found[0].Name != "localfs" || found[0].SHA256 != sum {
+		t.Fatalf("Discover = %+v", found)
+	}
+	exe, _ := os.Executable()
+	h := New(Options{PluginDir: dir, Executable: func() (string, error) { return exe, nil }})
+	defer h.Close()
+	ctx := context.Background()
+	p, err := h.Start(ctx, Spec{Name: "inbox", Path: "localfs", SHA256: sum, Config: dirConfig(t, t.TempDir())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Info().Name != localfs.Name {
+		t.Errorf("Info = %+v", p.Info())
+	}
+	if _, err := h.Start(ctx, Spec{Name: "escape", Path: "../localfs", SHA256: sum}); !errors.Is(err, ErrStart) {
+		t.Errorf("path leaving the plugin directory: %v", err)
+	}
+}
