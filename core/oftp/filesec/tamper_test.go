@@ -6,7 +6,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
+	"net"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/oftp2/connector/core/oftp"
 	"github.com/oftp2/connector/core/oftp/certs"
@@ -414,4 +417,61 @@ func TestTamperedAURPFromResponder(t *testing.T) {
 		t.Fatalf("the initiator did not detect the bad response itself: %v", err)
 	}
 	wantRefusal(t, h.serverEnd(), "ESID", 11)
+}
+
+// cutConn drops the connection after limit octets were written.
+type cutConn struct {
+	net.Conn
+	left int
+}
+
+func (c *cutConn) Write(b []byte) (int, error) {
+	if len(b) >= c.left {
+		c.Conn.Close()
+		return 0, net.ErrClosed
+	}
+	c.left -= len(b)
+	return c.Conn.Write(b)
+}
+
+// TestConnectionCutMidFile breaks the connection in the middle of a secured file:
+// the receiver aborts the verifying pipeline, nothing is delivered and no goroutine
+// is left waiting.
+func TestConnectionCutMidFile(t *testing.T) {
+	cli, srv := pairSecurity(t)
+	h := newHarness(t, cli, srv, false)
+	h.srvOpts.TLSConfig, h.cliOpts.TLSConfig = nil, nil
+	h.cliOpts.Dialer = dialerFunc(func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &cutConn{Conn: c, left: 1 << 20}, nil
+	})
+	h.start()
+	ctx := testCtx(t)
+	before := runtime.NumGoroutine()
+	cl, err := h.dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := secured("CUT", filesec.LevelBoth, false, 4<<20)
+	if _, err := cl.SendFile(ctx, f); err == nil {
+		t.Fatal("transfer over a cut connection succeeded")
+	}
+	if err := h.serverEnd(); !errors.Is(err, oftp.ErrConnectionLost) {
+		t.Fatalf("server session ended with %v", err)
+	}
+	wantNothingDelivered(t, h)
+	cl.Disconnect()
+	// The pipelines' goroutines end with their sessions.
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before+2 {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%d goroutines left (from %d):\n%s", n, before, buf[:runtime.Stack(buf, true)])
+	}
 }
