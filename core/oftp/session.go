@@ -59,7 +59,7 @@ type session struct {
 	conn      net.Conn
 	rd        *wire.Reader
 	bw        *bufio.Writer
-	wr        *wire.Writer
+	wr        *wire.Writer // commands, buffered until we wait for an answer
 	log       *slog.Logger
 	initiator bool
 	drv       driver
@@ -88,6 +88,7 @@ type session struct {
 	err      error
 	deadline time.Time
 	rxbuf    *bufio.Writer
+	sth      []byte // STH of the buffer being written
 	// partner is the configured partner of a responder session.
 	partner *Partner
 }
@@ -110,8 +111,8 @@ func newSession(conn net.Conn, opts Options, initiator bool) *session {
 	s := &session{
 		opts:      opts,
 		conn:      conn,
-		rd:        wire.NewReader(conn),
-		bw:        bufio.NewWriterSize(conn, 128<<10),
+		rd:        wire.NewReader(bufio.NewReaderSize(conn, 256<<10)),
+		bw:        bufio.NewWriterSize(conn, 256<<10),
 		initiator: initiator,
 		frames:    make(chan inFrame),
 		ack:       make(chan struct{}, 1),
@@ -310,7 +311,14 @@ func (s *session) send(c wire.Command) error {
 func (s *session) writeOEB(b []byte) error {
 	s.refreshDeadline()
 	s.trail(Outgoing, b)
-	if err := s.wr.WriteBuffer(b); err != nil {
+	// Everything goes through the 256 KiB buffer: several DATA buffers share one write
+	// system call. STH and buffer are written separately, which the buffering makes
+	// cheap and which saves copying the buffer once more.
+	s.sth = wire.AppendSTH(s.sth[:0], len(b))
+	if _, err := s.bw.Write(s.sth); err != nil {
+		return s.lost(err)
+	}
+	if _, err := s.bw.Write(b); err != nil {
 		return s.lost(err)
 	}
 	return nil

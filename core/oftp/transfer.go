@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/oftp2/connector/core/oftp/internal/wire"
 )
@@ -542,7 +543,12 @@ func (s *session) receiveFile(ctx context.Context, c *wire.SFID) error {
 				s.discard(ctx, &rx, err)
 				return err
 			}
-			if err := wire.DecodeData(c.Payload, s.compress, rx.data); err != nil {
+			rx.payload, rx.packed = c.Payload, 0
+			err := wire.DecodeData(c.Payload, s.compress, rx.data)
+			if err == nil {
+				rx.flushPacked()
+			}
+			if err != nil {
 				code := ESIDInvalidData
 				var de *wire.DecodeError
 				if errors.As(err, &de) && de.Reason != 0 && de.Reason != 99 {
@@ -777,6 +783,8 @@ type receiver struct {
 	records int64
 	open    bool // data since the last End-of-Record
 	err     error
+	payload []byte // the DATA payload being decoded; packed data at its start
+	packed  int
 }
 
 var crlf = []byte("\r\n")
@@ -785,20 +793,63 @@ func (rx *receiver) data(p []byte, eor bool) error {
 	rx.octets += int64(len(p))
 	if len(p) > 0 {
 		rx.open = true
-		// After a storage error keep consuming the data so that EFNA can answer the
-		// EFID in order; the sender hears about it there.
-		if rx.err == nil {
-			if _, err := rx.w.Write(p); err != nil {
-				rx.err = err
-			}
+		// Uncompressed subrecords alias the payload: move them down over the subrecord
+		// headers so that a whole buffer reaches the sink in one write. The payload is
+		// ours until the reader gets it back.
+		if off := offsetIn(rx.payload, p); off >= rx.packed {
+			rx.packed += copy(rx.payload[rx.packed:], p)
+		} else {
+			rx.flushPacked()
+			rx.write(p)
 		}
 	}
 	if eor {
+		rx.flushPacked()
 		if err := rx.endRecord(); err != nil && rx.err == nil {
 			rx.err = err
 		}
 	}
 	return nil
+}
+
+// offsetIn returns where p starts inside buf, or -1 when p is not part of buf (a
+// compressed subrecord expanded elsewhere). DecodeData hands out capacity-limited
+// slices, so only the addresses can tell.
+func offsetIn(buf, p []byte) int {
+	if len(buf) == 0 || len(p) == 0 {
+		return -1
+	}
+	d := uintptr(unsafe.Pointer(unsafe.SliceData(p))) - uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
+	if d >= uintptr(len(buf)) || int(d)+len(p) > len(buf) {
+		return -1
+	}
+	return int(d)
+}
+
+// flushPacked hands the data packed at the start of the payload to the sink.
+func (rx *receiver) flushPacked() {
+	if rx.packed > 0 {
+		rx.write(rx.payload[:rx.packed])
+		rx.payload = rx.payload[rx.packed:]
+		rx.packed = 0
+	}
+}
+
+// write passes file data on; after a storage error it keeps consuming the data so
+// that EFNA can answer the EFID in order (the sender hears about it there).
+func (rx *receiver) write(p []byte) {
+	if rx.err != nil {
+		return
+	}
+	var err error
+	if len(p) >= 4096 && rx.w.Buffered() == 0 {
+		_, err = rx.sink.Write(p)
+	} else {
+		_, err = rx.w.Write(p)
+	}
+	if err != nil {
+		rx.err = err
+	}
 }
 
 func (rx *receiver) endRecord() error {
