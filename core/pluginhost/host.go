@@ -432,7 +432,7 @@ func (p *Plugin) fault(inst *instance, op string, err error) error {
 	if !errors.Is(err, sdk.ErrConnection) && !inst.client.Exited() {
 		return &PluginError{Plugin: p.spec.Name, Op: op, Err: err}
 	}
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for !inst.client.Exited() && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
