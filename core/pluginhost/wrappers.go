@@ -89,15 +89,18 @@ func (s hostSource) Open(ctx context.Context, id string, offset int64) (io.ReadC
 	if err := s.p.require("read", func(c sdk.Capabilities) bool { return c.Source }); err != nil {
 		return nil, err
 	}
-	inst, err := s.p.instance(ctx)
+	var r *hostReader
+	err := s.p.call(ctx, "read", true, func(inst *instance) error {
+		rc, err := inst.remote.Source().Open(ctx, id, offset)
+		if err == nil {
+			r = &hostReader{p: s.p, inst: inst, rc: rc}
+		}
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	rc, err := inst.remote.Source().Open(ctx, id, offset)
-	if err != nil {
-		return nil, s.p.fault(inst, "read", err)
-	}
-	return &hostReader{p: s.p, inst: inst, rc: rc}, nil
+	return r, nil
 }
 
 type hostReader struct {
