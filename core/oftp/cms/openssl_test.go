@@ -378,3 +378,21 @@ func TestOAEPOutputWithOpenSSL(t *testing.T) {
 		}
 	}
 }
+
+func TestSignedReadsOpenSSLECDSA(t *testing.T) {
+	ec := testIdentity(t, "ecdsa")
+	data := testData(12_345, 37)
+	sd, err := openssl(t, "cms", "-sign", "-binary", "-nodetach", "-outform", "DER", "-stream", "-md", "sha384",
+		"-in", writeTemp(t, "data", data), "-signer", ec.certPath, "-inkey", ec.keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sr, err := NewSignedReader(bytes.NewReader(sd), VerifyOptions{Trusted: []*x509.Certificate{ec.cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(sr)
+	if err != nil || !bytes.Equal(got, data) || sr.Signature().Hash != crypto.SHA384 {
+		t.Fatalf("ECDSA SHA-384: %v", err)
+	}
+}
