@@ -660,3 +660,45 @@ func TestEndToEndWithFileSecurity(t *testing.T) {
 		}
 	}
 }
+
+type unavailableSink struct {
+	Plugins
+	opens *atomic.Int32
+}
+
+func (u unavailableSink) Sink(context.Context, string) (sdk.Sink, error) { return u, nil }
+
+func (u unavailableSink) Open(context.Context, sdk.FileMeta) (sdk.SinkWriter, error) {
+	u.opens.Add(1)
+	return nil, sdk.Retryable(errors.New("storage is down"))
+}
+
+// A temporary refusal (SFNA with retry) is retried with back-off up to max_attempts;
+// then the source is told the file was not delivered.
+func TestRetriesThenGivesUp(t *testing.T) {
+	var opens atomic.Int32
+	var refusals atomic.Int32
+	a, _ := twoNodes(t, func(o *Options) {
+		o.Events.EndTransfer = func(r oftp.TransferResult) {
+			var re *oftp.ReasonError
+			if r.Direction == oftp.Outgoing && errors.As(r.Err, &re) && re.Cmd == "SFNA" && re.Retry {
+				refusals.Add(1)
+			}
+		}
+	}, func(o *Options) {
+		o.Plugins = unavailableSink{Plugins: o.Plugins, opens: &opens}
+	})
+	a.drop(t, "LATER.TXT", []byte("some day"))
+	failed := filepath.Join(a.dir, "outbox/failed/LATER.TXT")
+	waitFor(t, "the source told after the last attempt", 60*time.Second, func() bool { return exists(failed) })
+	if n := refusals.Load(); n != 5 {
+		t.Errorf("%d refusals with retry, want max_attempts = 5", n)
+	}
+	if n := opens.Load(); n != 5 {
+		t.Errorf("sink opened %d times, want 5", n)
+	}
+	reason, _ := os.ReadFile(failed + ".reason.json")
+	if !strings.Contains(string(reason), "gave up after 5 attempts") {
+		t.Errorf("reason: %s", reason)
+	}
+}

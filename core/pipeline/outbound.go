@@ -317,11 +317,7 @@ func (p *Pipeline) finishJob(ctx context.Context, ps *partner, j *job, res oftp.
 		p.dropJob(ps, j)
 		return
 	}
-	backoff := j.out.Retry.Backoff
-	for i := 1; i < j.attempts && backoff < j.out.Retry.MaxBackoff; i++ {
-		backoff *= 2
-	}
-	backoff = min(backoff, j.out.Retry.MaxBackoff)
+	backoff := backoffAfter(j.out.Retry, j.attempts)
 	log.Warn("file not delivered; will retry", "err", err, "attempt", j.attempts, "retry_in", backoff)
 	ps.mu.Lock()
 	j.next = p.opts.Clock().Add(backoff)
@@ -405,4 +401,14 @@ func (p *Pipeline) settle(ctx context.Context) {
 			log.Info("delivery confirmed (EERP)")
 		}
 	}
+}
+
+// backoffAfter is the wait after the given number of failed attempts: Backoff, doubled
+// after each further failure, at most MaxBackoff.
+func backoffAfter(r config.Retry, attempts int) time.Duration {
+	d := r.Backoff
+	for i := 1; i < attempts && d < r.MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, r.MaxBackoff)
 }

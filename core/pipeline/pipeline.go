@@ -162,6 +162,15 @@ func New(opts Options) (*Pipeline, error) {
 		if (out.Sign || out.Encrypt || out.Compress) && p.opts.Security == nil {
 			return nil, fmt.Errorf("pipeline: outbound %q signs, encrypts or compresses files: %w", out.Name, errNoSecurity)
 		}
+		// Files get the protection agreed with the partner; an outbound block that asks
+		// for something else would silently not get it.
+		sec := p.partners[out.Partner].cfg.Security
+		if out.Sign != sec.Level.Signs() || out.Encrypt != sec.Level.Encrypts() || out.Compress != sec.FileCompression {
+			return nil, fmt.Errorf("pipeline: outbound %q sets sign/encrypt/compress differently from partner %q's security block; per-outbound protection is not supported, set it on the partner", out.Name, out.Partner)
+		}
+		if out.Sign && out.SignWith != "" && out.SignWith != p.cfg.Identity.Keys {
+			return nil, fmt.Errorf("pipeline: outbound %q signs with keys %q; files are signed with the identity's keys %q", out.Name, out.SignWith, p.cfg.Identity.Keys)
+		}
 	}
 	return p, nil
 }
