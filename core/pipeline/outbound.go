@@ -272,6 +272,13 @@ func (p *Pipeline) finishJob(ctx context.Context, ps *partner, j *job, res oftp.
 		}
 		return
 	}
+	if errors.Is(err, oftp.ErrDirection) || errors.Is(err, oftp.ErrNotSpeaker) {
+		// The session could not send at all (its mode or turn): not an attempt.
+		ps.mu.Lock()
+		j.busy = false
+		ps.mu.Unlock()
+		return
+	}
 	permanent := false
 	var reason sdk.NackReason
 	switch {
