@@ -162,6 +162,10 @@ type Config struct {
 	// nil, certificates are checked for validity period and key usage only: they are
 	// trusted because they were configured.
 	Trust *certs.TrustStore
+	// SpoolDir, when set, makes secured sends restartable: the protected form of a
+	// file is written there before SFID (see spool.go); otherwise it is produced
+	// while the session sends it and a broken transfer starts again from zero.
+	SpoolDir string
 	// MaxRemembered bounds the remembered file hashes per direction (default 100000).
 	MaxRemembered int
 	// ChunkSize is the CMS OCTET STRING chunk size (cms default when zero).

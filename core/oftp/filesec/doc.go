@@ -15,9 +15,15 @@
 // file size. The price is that the transmitted size is not known before SFID:
 // SFIDFSIZ carries an upper estimate (it is an allocation hint; EFID carries the
 // exact count), and a secured file cannot resume at a restart point because a new
-// content key and IV give different octets. A transfer of a secured file that
-// breaks is sent again from the start (Open refuses an offset > 0, so the session
-// proposes no restart for it when RestartPosition is 0).
+// content key and IV give different octets: a transfer that breaks is sent again
+// from the start. With Config.SpoolDir the protected form is written to a spool file
+// first instead (disk space and one pass over the file before SFID), which gives the
+// exact size and restartable sends; the spool is found again by the file's identity
+// (keep the Stamp when sending again) and removed once its end response verified.
+//
+// Receiving does not resume secured files: the verifying pipeline cannot continue
+// from a partial file, so a broken transfer is aborted and received again from the
+// start.
 //
 // Incoming files are verified on the fly as well: the sink returned by
 // TransformIncoming feeds the received octets through a pipe to a goroutine that

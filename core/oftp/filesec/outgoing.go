@@ -111,12 +111,19 @@ func (s *Security) TransformOutgoing(ctx context.Context, f *oftp.OutgoingFile) 
 		lines = n
 	}
 	g.Enveloped = true
-	g.RestartPosition = 0
 	if f.Size > 0 {
 		g.OriginalSize = f.Size
 	}
+	ps := &protectedSource{s: s, inner: f.Source, prot: cp, vlrecl: vlrecl, key: key, rec: rec}
+	if s.cfg.SpoolDir != "" {
+		if err := s.spool(ctx, &g, ps, f.RestartPosition); err != nil {
+			return nil, err
+		}
+		return &g, nil
+	}
+	g.RestartPosition = 0
 	g.Size = estimateSize(f.Size, lines)
-	g.Source = &protectedSource{s: s, inner: f.Source, prot: cp, vlrecl: vlrecl, key: key, rec: rec}
+	g.Source = ps
 	return &g, nil
 }
 

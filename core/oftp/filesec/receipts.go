@@ -79,7 +79,12 @@ func (s *Security) SignEndResponse(ctx context.Context, er *oftp.EndResponse) er
 func (s *Security) VerifyEndResponse(ctx context.Context, er *oftp.EndResponse) error {
 	// The response goes to the file's originator (Destination) from its final
 	// recipient (Originator).
-	rec := s.sent.get(keyOf(er.DatasetName, er.Stamp.Date, er.Stamp.Time, er.Destination, er.Originator))
+	key := keyOf(er.DatasetName, er.Stamp.Date, er.Stamp.Time, er.Destination, er.Originator)
+	// The file is done either way: its spool, if any, is no longer needed.
+	if err := s.releaseSpool(key); err != nil {
+		s.log.Warn("removing spool", "dsn", er.DatasetName, "err", err)
+	}
+	rec := s.sent.get(key)
 	if rec == nil {
 		if len(er.Signature) == 0 {
 			return nil
