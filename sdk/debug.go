@@ -49,7 +49,7 @@ func serveDebug(srv *server, logger hclog.Logger) {
 	go plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  HandshakeConfig(),
 		VersionedPlugins: servePluginSets(srv),
-		GRPCServer:       newGRPCServer,
+		GRPCServer:       newGRPCServer(srv),
 		Logger:           logger,
 		Test:             &plugin.ServeTestConfig{Context: ctx, ReattachConfigCh: reattach, CloseCh: closed},
 	})

@@ -31,6 +31,9 @@ const cleanupTimeout = 30 * time.Second
 type server struct {
 	pb.UnimplementedPluginServer
 	p Plugin
+	// codec decodes sink chunks into pooled buffers; nil when the server
+	// was not built with it.
+	codec *chunkCodec
 
 	// inflight counts running calls so that a plugin whose host died can
 	// let Abort finish before it exits.
@@ -145,7 +148,11 @@ func (ss *sinkServer) Write(stream grpc.BidiStreamingServer[pb.SinkRequest, pb.S
 		}
 		switch m := msg.Msg.(type) {
 		case *pb.SinkRequest_Chunk:
-			if _, err := w.Write(m.Chunk); err != nil {
+			_, err := w.Write(m.Chunk)
+			if ss.s.codec != nil {
+				ss.s.codec.release(m.Chunk)
+			}
+			if err != nil {
 				abort()
 				return toStatus(err)
 			}

@@ -51,7 +51,7 @@ func Serve(p Plugin) {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  HandshakeConfig(),
 		VersionedPlugins: servePluginSets(srv),
-		GRPCServer:       newGRPCServer,
+		GRPCServer:       newGRPCServer(srv),
 		Logger:           logger,
 	})
 	close(stop)
@@ -147,4 +147,16 @@ func RegisterServices(s *grpc.Server, p Plugin) error {
 	}
 	(&server{p: p}).register(s)
 	return nil
+}
+
+// NewGRPCServer returns a gRPC server with p's services, the options of
+// GRPCServerOptions and the codec a plugin process uses, plus opts.
+func NewGRPCServer(p Plugin, opts ...grpc.ServerOption) (*grpc.Server, error) {
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	srv := &server{p: p}
+	g := newGRPCServer(srv)(opts)
+	srv.register(g)
+	return g, nil
 }

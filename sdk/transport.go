@@ -54,15 +54,25 @@ func GRPCDialOptions() []grpc.DialOption {
 	}
 }
 
-// newGRPCServer is the plugin side of GRPCDialOptions.
-func newGRPCServer(opts []grpc.ServerOption) *grpc.Server {
-	opts = append(opts,
+// GRPCServerOptions returns the server options a plugin process uses; they
+// match GRPCDialOptions.
+func GRPCServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
 		grpc.InitialWindowSize(streamWindow),
 		grpc.InitialConnWindowSize(streamWindow),
 		grpc.ReadBufferSize(ioBuffer),
 		grpc.WriteBufferSize(ioBuffer),
-	)
-	return grpc.NewServer(opts...)
+	}
+}
+
+// newGRPCServer returns go-plugin's server constructor for srv: go-plugin's
+// options (TLS) plus ours and the chunk codec.
+func newGRPCServer(srv *server) func([]grpc.ServerOption) *grpc.Server {
+	return func(opts []grpc.ServerOption) *grpc.Server {
+		srv.codec = newChunkCodec()
+		opts = append(opts, GRPCServerOptions()...)
+		return grpc.NewServer(append(opts, grpc.ForceServerCodecV2(srv.codec))...)
+	}
 }
 
 // PluginName is the name to pass to go-plugin's Dispense.

@@ -24,12 +24,12 @@ func ServeGRPC(t testing.TB, p sdk.Plugin) *sdk.RemotePlugin {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := grpc.NewServer()
-	if err := sdk.RegisterServices(srv, p); err != nil {
+	srv, err := sdk.NewGRPCServer(p)
+	if err != nil {
 		t.Fatal(err)
 	}
 	go func() { _ = srv.Serve(ln) }()
-	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(ln.Addr().String(), append(sdk.GRPCDialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 	if err != nil {
 		srv.Stop()
 		t.Fatal(err)
