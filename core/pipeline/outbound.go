@@ -111,14 +111,14 @@ func (p *Pipeline) Poll(ctx context.Context, outbound string) error {
 	return nil
 }
 
-// claim takes the next due file for ps, marking it busy.
-func (p *Pipeline) claim(ps *partner) *job {
+// claim takes the next due file for ps that skip does not exclude, marking it busy.
+func (p *Pipeline) claim(ps *partner, skip map[*job]bool) *job {
 	now := p.opts.Clock()
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	var best *job
 	for _, j := range ps.jobs {
-		if j.busy || j.gone || j.next.After(now) {
+		if j.busy || j.gone || j.next.After(now) || skip[j] {
 			continue
 		}
 		if best == nil || j.file.ID < best.file.ID {

@@ -185,7 +185,7 @@ func (p *Pipeline) newServer(l *config.Listener) (*oftp.Server, error) {
 			Password:      ps.cfg.Password.Reveal(),
 			LocalPassword: pw,
 			Receiver:      p.receiver(ps),
-			Outbox:        &outbox{p: p, ps: ps, tried: map[FileKey]bool{}},
+			Outbox:        &outbox{p: p, ps: ps, tried: map[FileKey]bool{}, offered: map[*job]bool{}},
 		}, nil
 	})
 	return &oftp.Server{Options: o, Partners: lookup}, nil
@@ -282,11 +282,13 @@ func (p *Pipeline) callPartner(ctx, hard context.Context, ps *partner) error {
 		if err := p.sendOwed(hard, c, ps, log); err != nil {
 			return err
 		}
+		offered := map[*job]bool{}
 		for ctx.Err() == nil {
-			j := p.claim(ps)
+			j := p.claim(ps, offered)
 			if j == nil {
 				break
 			}
+			offered[j] = true
 			if err := p.sendJob(hard, c, ps, j); err != nil && isSessionError(err) {
 				return err
 			}
@@ -351,10 +353,11 @@ func isSessionError(err error) bool {
 // outbox feeds a responder session: owed end responses first, then the files due for
 // the partner.
 type outbox struct {
-	p     *Pipeline
-	ps    *partner
-	tried map[FileKey]bool // end responses handed out in this session
-	job   *job
+	p       *Pipeline
+	ps      *partner
+	tried   map[FileKey]bool // end responses handed out in this session
+	offered map[*job]bool    // files handed out in this session
+	job     *job
 }
 
 func (o *outbox) Next(ctx context.Context) (*oftp.OutboxItem, error) {
@@ -377,10 +380,12 @@ func (o *outbox) Next(ctx context.Context) (*oftp.OutboxItem, error) {
 		return nil, nil
 	}
 	for {
-		j := o.p.claim(o.ps)
+		// A file is offered once per session, whatever its outcome.
+		j := o.p.claim(o.ps, o.offered)
 		if j == nil {
 			return nil, nil
 		}
+		o.offered[j] = true
 		f, err := o.p.prepare(ctx, o.ps, j)
 		if err != nil {
 			o.p.finishJob(ctx, o.ps, j, oftp.TransferResult{}, err)
