@@ -11,7 +11,7 @@ import (
 )
 
 // chunkCodec is gRPC's protobuf codec with a fast path for the messages
-// that carry file bytes: a sink chunk is copied once, straight from gRPC's
+// that carry file bytes: a chunk is copied once, straight from gRPC's
 // receive buffers into a pooled buffer, instead of being joined into one
 // buffer and then copied again into a freshly allocated slice.
 type chunkCodec struct {
@@ -30,25 +30,32 @@ func (c *chunkCodec) Name() string { return "proto" }
 func (c *chunkCodec) Marshal(v any) (mem.BufferSlice, error) { return c.proto.Marshal(v) }
 
 func (c *chunkCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	if req, ok := v.(*pb.SinkRequest); ok {
+	switch m := v.(type) {
+	case *pb.SinkRequest:
 		if chunk, ok := c.decodeChunk(data); ok {
-			req.Msg = &pb.SinkRequest_Chunk{Chunk: chunk}
+			m.Msg = &pb.SinkRequest_Chunk{Chunk: chunk}
+			return nil
+		}
+	case *pb.ReadResponse:
+		if chunk, ok := c.decodeChunk(data); ok {
+			m.Msg = &pb.ReadResponse_Chunk{Chunk: chunk}
 			return nil
 		}
 	}
 	return c.proto.Unmarshal(data, v)
 }
 
-// sinkChunkTag is field 2 (chunk) of SinkRequest with wire type 2 (bytes).
-const sinkChunkTag = 2<<3 | 2
+// chunkTag is field 2 with wire type 2 (bytes): the chunk of SinkRequest
+// and of ReadResponse.
+const chunkTag = 2<<3 | 2
 
-// decodeChunk recognises a SinkRequest that holds only a chunk of at most
-// ChunkSize bytes and copies the chunk into a pooled buffer. Anything else
-// is left to the protobuf codec.
+// decodeChunk recognises a SinkRequest or ReadResponse that holds only a
+// chunk of at most ChunkSize bytes and copies the chunk into a pooled
+// buffer. Anything else is left to the protobuf codec.
 func (c *chunkCodec) decodeChunk(data mem.BufferSlice) ([]byte, bool) {
 	var head [1 + binary.MaxVarintLen64]byte
 	n := copyPrefix(head[:], data)
-	if n < 2 || head[0] != sinkChunkTag {
+	if n < 2 || head[0] != chunkTag {
 		return nil, false
 	}
 	size, k := binary.Uvarint(head[1:n])

@@ -107,5 +107,12 @@ func FuzzChunkCodec(f *testing.F) {
 		if ch := got.GetChunk(); ch != nil {
 			c.release(ch)
 		}
+		// ReadResponse has the same chunk field.
+		var gotR, wantR pb.ReadResponse
+		gotErr = c.Unmarshal(data, &gotR)
+		wantErr = proto.Unmarshal(b, &wantR)
+		if (gotErr == nil) != (wantErr == nil) || (gotErr == nil && !proto.Equal(&gotR, &wantR)) {
+			t.Fatalf("ReadResponse: codec %v (%v), protobuf %v (%v)", &gotR, gotErr, &wantR, wantErr)
+		}
 	})
 }

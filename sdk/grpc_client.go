@@ -21,9 +21,13 @@ type RemotePlugin struct {
 	sink   pb.SinkClient
 	source pb.SourceClient
 	keys   pb.KeysClient
+	// codec, when set, is the connection's chunk codec; readers return
+	// consumed chunks to it.
+	codec *chunkCodec
 }
 
-// NewRemotePlugin wraps a gRPC connection to a plugin process.
+// NewRemotePlugin wraps a gRPC connection to a plugin process. Connections
+// made with HostTransport's options should use HostTransport.RemotePlugin.
 func NewRemotePlugin(conn grpc.ClientConnInterface) *RemotePlugin {
 	return &RemotePlugin{
 		plugin: pb.NewPluginClient(conn),
@@ -66,7 +70,7 @@ func (c *RemotePlugin) Configure(ctx context.Context, configJSON []byte) error {
 func (c *RemotePlugin) Sink() Sink { return remoteSink{c.sink} }
 
 // Source returns the plugin's source; it also implements Watcher.
-func (c *RemotePlugin) Source() Source { return remoteSource{c.source} }
+func (c *RemotePlugin) Source() Source { return remoteSource{c.source, c.codec} }
 
 // Keys returns the plugin's key operations.
 func (c *RemotePlugin) Keys() Keys { return remoteKeys{c.keys} }
@@ -240,7 +244,10 @@ func recvCtx[T any](ctx context.Context, recv func() (T, error)) (T, error) {
 	}
 }
 
-type remoteSource struct{ c pb.SourceClient }
+type remoteSource struct {
+	c     pb.SourceClient
+	codec *chunkCodec
+}
 
 func (s remoteSource) List(ctx context.Context) ([]OutgoingFile, error) {
 	resp, err := s.c.List(ctx, &pb.ListRequest{})
@@ -292,19 +299,22 @@ func (s remoteSource) Open(ctx context.Context, id string, offset int64) (io.Rea
 		cancel()
 		return nil, errors.New("plugin answered read with an unexpected message")
 	}
-	return &remoteReader{ctx: ctx, stream: stream, cancel: cancel}, nil
+	return &remoteReader{ctx: ctx, stream: stream, cancel: cancel, codec: s.codec}, nil
 }
 
 type remoteReader struct {
 	ctx    context.Context
 	stream grpc.ServerStreamingClient[pb.ReadResponse]
 	cancel context.CancelFunc
-	cur    []byte
+	codec  *chunkCodec
+	chunk  []byte // the buffer being consumed
+	cur    []byte // its unread part
 	err    error
 }
 
 func (r *remoteReader) Read(p []byte) (int, error) {
 	for len(r.cur) == 0 {
+		r.releaseChunk()
 		if r.err != nil {
 			return 0, r.err
 		}
@@ -314,15 +324,24 @@ func (r *remoteReader) Read(p []byte) (int, error) {
 			r.cancel()
 			continue
 		}
-		r.cur = msg.GetChunk()
+		r.chunk = msg.GetChunk()
+		r.cur = r.chunk
 	}
 	n := copy(p, r.cur)
 	r.cur = r.cur[n:]
 	return n, nil
 }
 
+func (r *remoteReader) releaseChunk() {
+	if r.chunk != nil && r.codec != nil {
+		r.codec.release(r.chunk)
+	}
+	r.chunk, r.cur = nil, nil
+}
+
 func (r *remoteReader) Close() error {
 	r.cancel()
+	r.releaseChunk()
 	if r.err == nil {
 		r.err = errors.New("read from closed file")
 	}

@@ -26,13 +26,34 @@ func HandshakeConfig() plugin.HandshakeConfig {
 	}
 }
 
-// HostPluginSets returns the plugin sets, keyed by protocol version, that the
-// connector's plugin host offers go-plugin. Dispensing PluginName yields a
-// *RemotePlugin.
-func HostPluginSets() map[int]plugin.PluginSet {
-	return map[int]plugin.PluginSet{
-		ProtocolVersion: {pluginName: &grpcPlugin{}},
+// HostTransport is what the connector's plugin host gives go-plugin for one
+// plugin client: the plugin sets to negotiate and the dial options. Both
+// share a codec that decodes file chunks into pooled buffers.
+type HostTransport struct {
+	// PluginSets is keyed by protocol version; dispensing PluginName yields
+	// a *RemotePlugin.
+	PluginSets map[int]plugin.PluginSet
+	// DialOptions tune flow control and set the chunk codec.
+	DialOptions []grpc.DialOption
+
+	codec *chunkCodec
+}
+
+// NewHostTransport returns a HostTransport for one plugin client.
+func NewHostTransport() HostTransport {
+	c := newChunkCodec()
+	return HostTransport{
+		PluginSets:  map[int]plugin.PluginSet{ProtocolVersion: {pluginName: &grpcPlugin{codec: c}}},
+		DialOptions: append(dialOptions(), grpc.WithDefaultCallOptions(grpc.ForceCodecV2(c))),
+		codec:       c,
 	}
+}
+
+// RemotePlugin wraps a connection dialled with t.DialOptions.
+func (t HostTransport) RemotePlugin(conn grpc.ClientConnInterface) *RemotePlugin {
+	rp := NewRemotePlugin(conn)
+	rp.codec = t.codec
+	return rp
 }
 
 // Flow-control windows and socket buffers sized for streaming file chunks:
@@ -43,9 +64,8 @@ const (
 	ioBuffer     = 1 << 20
 )
 
-// GRPCDialOptions returns the dial options the connector's host uses for
-// plugin connections; they match the server options Serve uses.
-func GRPCDialOptions() []grpc.DialOption {
+// dialOptions match GRPCServerOptions.
+func dialOptions() []grpc.DialOption {
 	return []grpc.DialOption{
 		grpc.WithInitialWindowSize(streamWindow),
 		grpc.WithInitialConnWindowSize(streamWindow),
@@ -55,7 +75,7 @@ func GRPCDialOptions() []grpc.DialOption {
 }
 
 // GRPCServerOptions returns the server options a plugin process uses; they
-// match GRPCDialOptions.
+// match the host's dial options.
 func GRPCServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.InitialWindowSize(streamWindow),
@@ -78,7 +98,7 @@ func newGRPCServer(srv *server) func([]grpc.ServerOption) *grpc.Server {
 // PluginName is the name to pass to go-plugin's Dispense.
 const PluginName = pluginName
 
-// servePluginSets is the plugin's side of HostPluginSets.
+// servePluginSets is the plugin's side of HostTransport.PluginSets.
 func servePluginSets(s *server) map[int]plugin.PluginSet {
 	return map[int]plugin.PluginSet{
 		ProtocolVersion: {pluginName: &grpcPlugin{srv: s}},
@@ -88,7 +108,8 @@ func servePluginSets(s *server) map[int]plugin.PluginSet {
 // grpcPlugin adapts a Plugin to go-plugin's GRPCPlugin.
 type grpcPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
-	srv *server
+	srv   *server     // the plugin's side
+	codec *chunkCodec // the host's side
 }
 
 func (g *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
@@ -97,5 +118,7 @@ func (g *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 }
 
 func (g *grpcPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return NewRemotePlugin(c), nil
+	rp := NewRemotePlugin(c)
+	rp.codec = g.codec
+	return rp, nil
 }

@@ -279,15 +279,16 @@ func (p *Plugin) start(ctx context.Context) (*instance, sdk.Info, error) {
 	}
 
 	stderr := &tailBuffer{max: 4 << 10}
+	transport := sdk.NewHostTransport()
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.HandshakeConfig(),
-		VersionedPlugins: sdk.HostPluginSets(),
+		VersionedPlugins: transport.PluginSets,
 		Cmd:              cmd,
 		SecureConfig:     secure,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		SkipHostEnv:      skipHostEnv,
-		GRPCDialOptions:  sdk.GRPCDialOptions(),
+		GRPCDialOptions:  transport.DialOptions,
 		StartTimeout:     opts.StartTimeout,
 		Logger:           newSlogAdapter(p.log),
 		Stderr:           stderr,
@@ -321,7 +322,8 @@ func (p *Plugin) attach(ctx context.Context, began time.Time) (*instance, sdk.In
 	fail := func(err error) (*instance, sdk.Info, error) {
 		return nil, sdk.Info{}, &PluginError{Plugin: p.spec.Name, Op: "attach", Err: err}
 	}
-	set, ok := sdk.HostPluginSets()[r.ProtocolVersion]
+	transport := sdk.NewHostTransport()
+	set, ok := transport.PluginSets[r.ProtocolVersion]
 	if !ok {
 		return fail(fmt.Errorf("%w: the plugin speaks protocol %d, the connector %d", ErrIncompatible, r.ProtocolVersion, sdk.ProtocolVersion))
 	}
@@ -344,7 +346,7 @@ func (p *Plugin) attach(ctx context.Context, began time.Time) (*instance, sdk.In
 		},
 		Plugins:          set,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		GRPCDialOptions:  sdk.GRPCDialOptions(),
+		GRPCDialOptions:  transport.DialOptions,
 		Logger:           newSlogAdapter(p.log),
 	})
 	rpc, err := client.Client()

@@ -29,7 +29,8 @@ func ServeGRPC(t testing.TB, p sdk.Plugin) *sdk.RemotePlugin {
 		t.Fatal(err)
 	}
 	go func() { _ = srv.Serve(ln) }()
-	conn, err := grpc.NewClient(ln.Addr().String(), append(sdk.GRPCDialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+	transport := sdk.NewHostTransport()
+	conn, err := grpc.NewClient(ln.Addr().String(), append(transport.DialOptions, grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 	if err != nil {
 		srv.Stop()
 		t.Fatal(err)
@@ -38,7 +39,7 @@ func ServeGRPC(t testing.TB, p sdk.Plugin) *sdk.RemotePlugin {
 		conn.Close()
 		srv.Stop()
 	})
-	return sdk.NewRemotePlugin(conn)
+	return transport.RemotePlugin(conn)
 }
 
 // BuildPlugin compiles the main package pkg (an import path or a directory)
@@ -63,9 +64,11 @@ func BuildPlugin(t testing.TB, pkg string) string {
 // The process is stopped when the test ends.
 func Launch(t testing.TB, cmd *exec.Cmd) *sdk.RemotePlugin {
 	t.Helper()
+	transport := sdk.NewHostTransport()
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.HandshakeConfig(),
-		VersionedPlugins: sdk.HostPluginSets(),
+		VersionedPlugins: transport.PluginSets,
+		GRPCDialOptions:  transport.DialOptions,
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
