@@ -29,6 +29,7 @@ type securityFlags struct {
 	sha1Receipts          bool
 	acceptUnsignedReceipt bool
 	allowUntrusted        bool
+	spoolDir              string
 }
 
 func (f *securityFlags) register(fs *flag.FlagSet) {
@@ -48,6 +49,7 @@ func (f *securityFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.requireEncrypted, "require-encrypted", false, "refuse unencrypted files from the partner (SFNA 17)")
 	fs.BoolVar(&f.sha1Receipts, "sha1-receipts", false, "accept and send SHA-1 receipt hashes whatever the cipher suite (partner compatibility)")
 	fs.BoolVar(&f.acceptUnsignedReceipt, "accept-unsigned-receipts", false, "accept unsigned end responses to signed receipt requests")
+	fs.StringVar(&f.spoolDir, "security-spool-dir", "", "write secured files to this directory before sending them: exact sizes and restartable transfers, at the cost of disk space")
 	fs.BoolVar(&f.allowUntrusted, "allow-untrusted", false, "accept partner certificates that do not chain to --trust-roots, with a warning (never expired or revoked ones)")
 }
 
@@ -136,7 +138,7 @@ func (f *securityFlags) apply(o *oftp.Options, log *slog.Logger) (*filesec.Secur
 	if o.PartnerSFIDCode != "" && o.PartnerSFIDCode != o.PartnerSSIDCode {
 		partner.SFIDCodes = []string{o.PartnerSSIDCode, o.PartnerSFIDCode}
 	}
-	cfg := filesec.Config{Trust: trust, Logger: log}
+	cfg := filesec.Config{Trust: trust, Logger: log, SpoolDir: f.spoolDir}
 	if own != nil {
 		cfg.Identity = filesec.SingleIdentity(own)
 	}
