@@ -68,6 +68,10 @@ func (s *Security) TransformOutgoing(ctx context.Context, f *oftp.OutgoingFile) 
 		g.Stamp = oftp.NewStamp(t, c)
 	}
 	g.CipherSuite = int(prot.Suite)
+	if prot.Level == LevelNone && !prot.SignedReceipt {
+		// Compression alone is no security service: SFIDCIPH stays 00 (§5.3.3).
+		g.CipherSuite = 0
+	}
 	g.SignedReceipt = prot.SignedReceipt
 	g.SecurityLevel = int(prot.Level)
 	g.Compressed = prot.Compress

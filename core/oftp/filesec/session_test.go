@@ -2,10 +2,13 @@ package filesec_test
 
 import (
 	"bytes"
+	"context"
+	"crypto/rand"
 	"fmt"
 	mrand "math/rand/v2"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/oftp2/connector/core/oftp"
 	"github.com/oftp2/connector/core/oftp/cms"
@@ -154,6 +157,13 @@ func TestSessionMatrix(t *testing.T) {
 func TestSessionVariableRecords(t *testing.T) {
 	cliSec, srvSec := pairSecurity(t)
 	h := newHarness(t, cliSec, srvSec, false)
+	var sfid oftp.IncomingFile
+	dr := &oftp.DirectoryReceiver{Dir: h.srvInbox, NameFormat: oftp.DefaultReceivedFileNameFormat, DeleteOnError: true,
+		Clock: time.Now, Rand: rand.Reader}
+	h.srvOpts.Receiver = oftp.ReceiverFunc(func(ctx context.Context, f *oftp.IncomingFile) (oftp.Decision, error) {
+		sfid = *f
+		return dr.Accept(ctx, f)
+	})
 	h.start()
 	ctx := testCtx(t)
 	cl, err := h.dial(ctx)
@@ -188,5 +198,17 @@ func TestSessionVariableRecords(t *testing.T) {
 	}
 	if len(h.cliEnds) != 1 || h.cliEnds[0].Err != nil || len(h.cliEnds[0].Signature) == 0 {
 		t.Fatalf("end responses %+v", h.cliEnds)
+	}
+	// The SFID as the receiver saw it (sizes in KiB, rounded up).
+	res := h.srvRes[len(h.srvRes)-1]
+	if sfid.Format != oftp.FormatVariable || sfid.MaxRecordSize != 300 || sfid.SecurityLevel != 3 || sfid.CipherSuite != 4 ||
+		!sfid.Compressed || !sfid.Enveloped || !sfid.SignedReceipt {
+		t.Fatalf("SFID security fields %+v", sfid)
+	}
+	if want := (int64(local.Len()) + 1023) / 1024; sfid.OriginalSize != want {
+		t.Fatalf("SFIDOSIZ %d, want %d", sfid.OriginalSize, want)
+	}
+	if sfid.Size*1024 < res.Octets {
+		t.Fatalf("SFIDFSIZ %d KiB is below the %d octets transmitted", sfid.Size, res.Octets)
 	}
 }
