@@ -52,8 +52,8 @@ type Spec struct {
 	Env []string
 }
 
-// passedEnv are the host variables third-party plugins inherit.
-var passedEnv = []string{"PATH", "HOME", "TMPDIR", "LANG", "TZ"}
+// passedEnv lists the host variables third-party plugins inherit.
+func passedEnv() []string { return []string{"PATH", "HOME", "TMPDIR", "LANG", "TZ"} }
 
 // Options configure a Host.
 type Options struct {
@@ -266,7 +266,7 @@ func (p *Plugin) start(ctx context.Context) (*instance, sdk.Info, error) {
 	}
 	skipHostEnv := p.spec.Path != ""
 	if skipHostEnv {
-		for _, k := range passedEnv {
+		for _, k := range passedEnv() {
 			if v, ok := os.LookupEnv(k); ok {
 				cmd.Env = append(cmd.Env, k+"="+v)
 			}
