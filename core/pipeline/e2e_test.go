@@ -702,3 +702,42 @@ func TestRetriesThenGivesUp(t *testing.T) {
 		t.Errorf("reason: %s", reason)
 	}
 }
+
+// flakyStore fails CommitReceived once, as a crash right after the sink's commit would.
+type flakyStore struct {
+	Store
+	fail atomic.Bool
+}
+
+func (f *flakyStore) CommitReceived(ctx context.Context, key FileKey, object string, owed Owed) error {
+	if f.fail.CompareAndSwap(true, false) {
+		return errors.New("test: state lost")
+	}
+	return f.Store.CommitReceived(ctx, key, object, owed)
+}
+
+// The sink committed a file but its record was lost (a crash in between): the sender's
+// retry finds the object under the recorded name, gets SFNA 13, and the EERP follows.
+// The file is stored once.
+func TestCommitWithoutStateRecovers(t *testing.T) {
+	a, b := twoNodes(t, nil, func(o *Options) {
+		fs, err := OpenFileStore(o.Config.Connector.StateDir, FileStoreOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { fs.Close() })
+		st := &flakyStore{Store: fs}
+		st.fail.Store(true)
+		o.Store = st
+	})
+	data := pattern(300<<10, 8)
+	a.drop(t, "ONCE.DAT", data)
+	waitFor(t, "A's EERP", 30*time.Second, func() bool { return exists(filepath.Join(a.dir, "outbox/sent/ONCE.DAT")) })
+	sameFile(t, filepath.Join(b.dir, "inbox/OACME/ONCE.DAT"), data)
+	if got := visible(t, filepath.Join(b.dir, "inbox")); len(got) != 1 {
+		t.Errorf("B's inbox holds %v, want one file", got)
+	}
+	if !strings.Contains(b.logs.String(), "stored by an interrupted earlier attempt") {
+		t.Error("the recovery path was not taken")
+	}
+}

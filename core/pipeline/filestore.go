@@ -65,19 +65,21 @@ type ownedKey struct {
 
 // state is the live content the journal describes.
 type state struct {
+	intents  map[FileKey]string // object names of files being received
 	received map[FileKey]receivedRec
 	owed     map[ownedKey]Owed
 	expected map[FileKey]Expected
 }
 
 func newState() *state {
-	return &state{received: map[FileKey]receivedRec{}, owed: map[ownedKey]Owed{}, expected: map[FileKey]Expected{}}
+	return &state{intents: map[FileKey]string{}, received: map[FileKey]receivedRec{}, owed: map[ownedKey]Owed{}, expected: map[FileKey]Expected{}}
 }
 
 // record is one journal line.
 type record struct {
 	Op       string            `json:"op"`
 	Key      *FileKey          `json:"key,omitempty"`
+	Object   string            `json:"object,omitempty"`
 	Partner  string            `json:"partner,omitempty"`
 	Received *receivedRec      `json:"received,omitempty"`
 	Owed     *Owed             `json:"owed,omitempty"`
@@ -87,23 +89,36 @@ type record struct {
 
 // Journal operations.
 const (
-	opReceived = "received"
-	opOwed     = "owed"
-	opOwedSent = "owed-sent"
-	opExpect   = "expect"
-	opAccepted = "accepted"
-	opUnexpect = "unexpect"
-	opRespond  = "respond"
-	opSettled  = "settled"
+	opReceiving = "receiving"
+	opAborted   = "receiving-aborted"
+	opReceived  = "received"
+	opOwed      = "owed"
+	opOwedSent  = "owed-sent"
+	opExpect    = "expect"
+	opAccepted  = "accepted"
+	opUnexpect  = "unexpect"
+	opRespond   = "respond"
+	opSettled   = "settled"
 )
 
 // apply changes st by one record; it rejects records that lack their fields.
 func (st *state) apply(r *record) error {
 	switch r.Op {
+	case opReceiving:
+		if r.Key == nil || r.Object == "" {
+			return errors.New("receiving record without key or object")
+		}
+		st.intents[*r.Key] = r.Object
+	case opAborted:
+		if r.Key == nil {
+			return errors.New("receiving-aborted record without key")
+		}
+		delete(st.intents, *r.Key)
 	case opReceived:
 		if r.Key == nil || r.Received == nil {
 			return errors.New("received record without key")
 		}
+		delete(st.intents, *r.Key)
 		st.received[*r.Key] = *r.Received
 		if r.Owed != nil {
 			st.owed[ownedKey{r.Owed.Partner, r.Owed.Key}] = *r.Owed
@@ -284,6 +299,9 @@ func (s *FileStore) compact() error {
 		r := s.st.received[k]
 		put(&record{Op: opReceived, Key: &k, Received: &r})
 	}
+	for _, k := range sortedKeys(s.st.intents) {
+		put(&record{Op: opReceiving, Key: &k, Object: s.st.intents[k]})
+	}
 	for _, o := range s.sortedOwed("") {
 		put(&record{Op: opOwed, Owed: &o})
 	}
@@ -387,7 +405,7 @@ func (s *FileStore) write(r *record) error {
 		return err
 	}
 	s.records++
-	live := len(s.st.received) + len(s.st.owed) + len(s.st.expected)
+	live := len(s.st.intents) + len(s.st.received) + len(s.st.owed) + len(s.st.expected)
 	if s.records > 2*live+1024 {
 		return s.compact()
 	}
@@ -400,6 +418,26 @@ func (s *FileStore) Received(_ context.Context, key FileKey) (bool, error) {
 	defer s.mu.Unlock()
 	_, ok := s.st.received[key]
 	return ok, nil
+}
+
+// Receiving implements Store.
+func (s *FileStore) Receiving(_ context.Context, key FileKey, object string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if prev, ok := s.st.intents[key]; ok {
+		return prev, nil
+	}
+	return "", s.write(&record{Op: opReceiving, Key: &key, Object: object})
+}
+
+// ReceivingAborted implements Store.
+func (s *FileStore) ReceivingAborted(_ context.Context, key FileKey) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.st.intents[key]; !ok {
+		return nil
+	}
+	return s.write(&record{Op: opAborted, Key: &key})
 }
 
 // CommitReceived implements Store.

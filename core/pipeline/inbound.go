@@ -87,18 +87,50 @@ func (r *receiver) Accept(ctx context.Context, f *oftp.IncomingFile) (oftp.Decis
 		log.Warn("sink unavailable", "sink", in.Sink, "err", err)
 		return oftp.Decision{}, refuse(oftp.ReasonAccessMethodFailure, !sdk.IsPermanent(err), "storage unavailable", err)
 	}
+	prev, err := p.store.Receiving(ctx, key, meta.ObjectName)
+	if err != nil {
+		return oftp.Decision{}, refuse(oftp.ReasonAccessMethodFailure, true, "state store unavailable", err)
+	}
+	if prev != "" {
+		// An earlier attempt of this very file got as far as the sink: use its name, so
+		// that a commit that happened just before a crash is recognised below.
+		meta.ObjectName = prev
+	}
 	// The upload lives as long as the session; a broken session aborts it.
 	w, err := sink.Open(ctx, meta)
 	if err != nil {
+		if prev != "" && errors.Is(err, sdk.ErrExists) {
+			return oftp.Decision{}, r.recovered(ctx, key, f, prev, log)
+		}
 		log.Warn("sink refused the file", "sink", in.Sink, "err", err)
+		_ = p.store.ReceivingAborted(context.WithoutCancel(ctx), key)
 		return oftp.Decision{}, refuse(oftp.ReasonAccessMethodFailure, !sdk.IsPermanent(err), "storage refused the file", err)
 	}
-	s := &sinkWriter{p: p, r: r, w: newAsyncWriter(w), key: key, f: f, object: meta.ObjectName, sinkName: in.Sink, log: log}
+	s := &sinkWriter{p: p, r: r, w: newAsyncWriter(w), key: key, f: f, object: meta.ObjectName, sinkName: in.Sink, log: log, retried: prev != ""}
 	ok = true
 	log.Info("receiving file", "inbound", in.Name, "sink", in.Sink, "object", meta.ObjectName)
 	// The session wraps s in the security layer's IncomingTransform, when one is
 	// installed: s commits only after the CMS structure verified.
 	return oftp.Decision{Sink: s}, nil
+}
+
+// recovered books a file whose earlier attempt was committed by the sink just before
+// the connector stopped, without the state to show for it: the file is received, its
+// EERP owed, and the sender is told it has been delivered already (SFNA 13).
+func (r *receiver) recovered(ctx context.Context, key FileKey, f *oftp.IncomingFile, object string, log *slog.Logger) error {
+	if err := r.p.store.CommitReceived(context.WithoutCancel(ctx), key, object, r.owedEERP(key, f)); err != nil && !errors.Is(err, ErrDuplicate) {
+		return refuse(oftp.ReasonAccessMethodFailure, true, "state store unavailable", err)
+	}
+	log.Warn("file was stored by an interrupted earlier attempt; recorded now", "object", object)
+	return refuse(oftp.ReasonDuplicateFile, false, "file already received", nil)
+}
+
+// owedEERP is the positive end response for a received file.
+func (r *receiver) owedEERP(key FileKey, f *oftp.IncomingFile) Owed {
+	return Owed{Partner: r.ps.cfg.Name, Key: key, Response: oftp.EndResponse{
+		DatasetName: f.DatasetName, Stamp: f.Stamp, UserData: f.UserData,
+		Destination: f.Originator, Originator: f.Destination,
+	}}
 }
 
 func (p *Pipeline) beginReceive(k FileKey) bool {
@@ -177,6 +209,7 @@ type sinkWriter struct {
 	log      *slog.Logger
 	failed   error // first storage failure
 	done     bool
+	retried  bool // an earlier attempt of the file reached the sink
 }
 
 // errStorage is the EFNA for a sink that failed while the file was streaming: the
@@ -208,9 +241,17 @@ func (s *sinkWriter) Commit(ctx context.Context) error {
 	defer s.p.endReceive(s.key)
 	s.done = true
 	ref, err := s.w.Commit(ctx)
+	if err != nil && s.retried && errors.Is(err, sdk.ErrExists) {
+		// The earlier attempt committed this file before a crash; this copy is dropped.
+		s.log.Warn("file was stored by an interrupted earlier attempt; recorded now", "object", s.object)
+		ref, err = sdk.ObjectRef{Name: s.object}, nil
+	}
 	if err != nil {
 		s.failed = err
 		s.log.Warn("sink could not commit the file", "sink", s.sinkName, "err", err)
+		if serr := s.p.store.ReceivingAborted(context.WithoutCancel(ctx), s.key); serr != nil {
+			s.log.Error("recording aborted file", "err", serr)
+		}
 		if errors.Is(err, sdk.ErrExists) {
 			s.oweNERP(ctx, oftp.ReasonAccessMethodFailure, fmt.Sprintf("object %s exists already", s.object))
 			return &oftp.ReasonError{Cmd: "EFNA", Code: oftp.ReasonAccessMethodFailure, Text: "object exists already", Err: err}
@@ -220,12 +261,7 @@ func (s *sinkWriter) Commit(ctx context.Context) error {
 		}
 		return errStorage(err)
 	}
-	f := s.f
-	owed := Owed{Partner: s.r.ps.cfg.Name, Key: s.key, Response: oftp.EndResponse{
-		DatasetName: f.DatasetName, Stamp: f.Stamp, UserData: f.UserData,
-		Destination: f.Originator, Originator: f.Destination,
-	}}
-	if err := s.p.store.CommitReceived(context.WithoutCancel(ctx), s.key, ref.Name, owed); err != nil {
+	if err := s.p.store.CommitReceived(context.WithoutCancel(ctx), s.key, ref.Name, s.r.owedEERP(s.key, s.f)); err != nil {
 		// The object is stored but the promise to answer it is not: refuse, so the
 		// sender retries and the create-only sink refuses the second copy loudly.
 		s.log.Error("file stored but state not recorded", "object", ref.Name, "err", err)
@@ -261,6 +297,8 @@ func (s *sinkWriter) Abort(ctx context.Context) error {
 	err := s.w.Abort(ctx)
 	if err != nil {
 		s.log.Warn("sink abort failed", "sink", s.sinkName, "err", err)
+	} else if serr := s.p.store.ReceivingAborted(ctx, s.key); serr != nil {
+		s.log.Error("recording aborted file", "err", serr)
 	}
 	return err
 }

@@ -66,8 +66,16 @@ var ErrDuplicate = errors.New("pipeline: file already received")
 type Store interface {
 	// Received reports whether the file was committed before.
 	Received(ctx context.Context, key FileKey) (bool, error)
+	// Receiving records, before the sink may commit, the object name a file is being
+	// stored under. After a crash between the sink's commit and CommitReceived it tells
+	// the retried file's receiver where to look. It returns the name recorded by an
+	// earlier attempt, if any, which the new attempt must reuse.
+	Receiving(ctx context.Context, key FileKey, object string) (string, error)
+	// ReceivingAborted clears the Receiving record of a file the sink discarded.
+	ReceivingAborted(ctx context.Context, key FileKey) error
 	// CommitReceived records a committed file together with the end response owed for
-	// it, in one durable step. It returns ErrDuplicate when the file is known.
+	// it, in one durable step, and clears its Receiving record. It returns ErrDuplicate
+	// when the file is known.
 	CommitReceived(ctx context.Context, key FileKey, object string, owed Owed) error
 	// AddOwed records an end response to send (a NERP for a file that failed).
 	AddOwed(ctx context.Context, owed Owed) error

@@ -63,6 +63,10 @@ func TestFileStoreSurvivesReopen(t *testing.T) {
 	if err := s.Unexpect(ctx, out); err != nil {
 		t.Fatal(err)
 	}
+	kr := testKey("RECV")
+	if prev, err := s.Receiving(ctx, kr, "first/name"); prev != "" || err != nil {
+		t.Fatalf("Receiving = %q, %v", prev, err)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +78,15 @@ func TestFileStoreSurvivesReopen(t *testing.T) {
 	defer s.Close()
 	if ok, _ := s.Received(ctx, k1); !ok {
 		t.Error("received file forgotten")
+	}
+	if prev, _ := s.Receiving(ctx, kr, "second/name"); prev != "first/name" {
+		t.Errorf("object name of an interrupted receive = %q, want first/name", prev)
+	}
+	if err := s.ReceivingAborted(ctx, kr); err != nil {
+		t.Fatal(err)
+	}
+	if prev, _ := s.Receiving(ctx, kr, "third/name"); prev != "" {
+		t.Errorf("aborted receive still recorded as %q", prev)
 	}
 	if ok, _ := s.Received(ctx, k2); ok {
 		t.Error("a file with only a NERP owed counts as received")
