@@ -50,11 +50,7 @@ func (ss storeSink) Open(ctx context.Context, meta sdk.FileMeta) (sdk.SinkWriter
 		return nil, fmt.Errorf("localfs: %s: %w", name, sdk.ErrExists)
 	}
 	dir := path.Dir(name)
-	newDir := false
 	if dir != "." {
-		if _, err := s.root.Stat(dir); err != nil {
-			newDir = true
-		}
 		if err := s.root.MkdirAll(dir, 0o750); err != nil {
 			return nil, sdk.Retryable(fmt.Errorf("localfs: create directory for %s: %w", name, err))
 		}
@@ -64,7 +60,7 @@ func (ss storeSink) Open(ctx context.Context, meta sdk.FileMeta) (sdk.SinkWriter
 	if err != nil {
 		return nil, sdk.Retryable(fmt.Errorf("localfs: create temporary file for %s: %w", name, err))
 	}
-	return &writer{ctx: ctx, s: s, meta: meta, name: name, tmp: tmp, f: f, h: sha256.New(), newDir: newDir}, nil
+	return &writer{ctx: ctx, s: s, meta: meta, name: name, tmp: tmp, f: f, h: sha256.New()}, nil
 }
 
 // writer writes one object to a hidden temporary file.
@@ -79,10 +75,7 @@ type writer struct {
 	n    int64
 	// flushed is where the last early writeback ended.
 	flushed int64
-	// newDir records that Open created the object's directory, whose own
-	// entry must then be made durable too.
-	newDir bool
-	done   bool
+	done    bool
 }
 
 // writebackEvery is how much a writer buffers in the page cache before it
@@ -173,11 +166,13 @@ func (w *writer) Commit(ctx context.Context) (sdk.ObjectRef, error) {
 			_ = w.s.root.Remove(sideTmp)
 		}
 	}
+	// The directories up to the root are synced too: any of them may have
+	// been created for this object (by this writer or a concurrent one).
 	for dir := path.Dir(w.name); ; dir = path.Dir(dir) {
 		if err := syncDir(w.s.root, dir); err != nil {
 			return sdk.ObjectRef{}, sdk.Retryable(fmt.Errorf("localfs: sync directory of %s: %w", w.name, err))
 		}
-		if dir == "." || !w.newDir {
+		if dir == "." {
 			break
 		}
 	}
