@@ -32,6 +32,13 @@ type securityFlags struct {
 	spoolDir              string
 }
 
+// newSecurityFlags registers the security flags on fs.
+func newSecurityFlags(fs *flag.FlagSet) *securityFlags {
+	f := &securityFlags{}
+	f.register(fs)
+	return f
+}
+
 func (f *securityFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.cert, "security-cert", "", "our certificate for file signing, decryption, signed receipts and secure authentication (PEM or DER)")
 	fs.StringVar(&f.key, "security-key", "", "the private key of --security-cert (PEM)")

@@ -16,12 +16,11 @@ func parseSecurity(t *testing.T, args ...string) *securityFlags {
 	t.Helper()
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	var f securityFlags
-	f.register(fs)
+	f := newSecurityFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}
-	return &f
+	return f
 }
 
 func TestSecurityFlags(t *testing.T) {
