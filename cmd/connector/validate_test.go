@@ -147,3 +147,36 @@ func TestPluginsList(t *testing.T) {
 		t.Fatalf("plugins output:\n%s", out)
 	}
 }
+
+// Third-party plugin executables in the plugin directory are started, asked to
+// describe themselves and listed with their checksum.
+func TestPluginsListInstalled(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "localfs-plugin")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../plugins/localfs").CombinedOutput(); err != nil {
+		t.Fatalf("building the localfs plugin: %v\n%s", err, out)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "README.txt"), []byte("not a plugin"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	code, out := runConnector(t, dir, "plugins", "-plugin-dir", dir)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	sum, err := fileSHA256(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "external") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "localfs") || !strings.Contains(line, "sink,source") || !strings.Contains(line, "sha256="+sum) {
+		t.Fatalf("installed plugin not listed as expected:\n%s", out)
+	}
+	if strings.Contains(out, "README") {
+		t.Errorf("a non-executable file was listed:\n%s", out)
+	}
+}
