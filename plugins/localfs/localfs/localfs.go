@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -55,6 +56,8 @@ type Options struct {
 	// PollInterval is how often Watch looks for new outbox files; 0 means
 	// two seconds.
 	PollInterval time.Duration
+	// Logger receives warnings (a corrupt sidecar); nil discards them.
+	Logger *slog.Logger
 	// StaleAfter is the age from which Open removes temporary files left by
 	// writers that crashed; 0 means 24 hours, negative disables the sweep.
 	// The age guards writers of other processes sharing the directory.
@@ -78,6 +81,9 @@ func Open(o Options) (*Store, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = 2 * time.Second
@@ -220,9 +226,10 @@ func ParseConfig(configJSON []byte) (Options, error) {
 	return o, nil
 }
 
-// New returns the localfs plugin. It serves requests once configured.
+// New returns the localfs plugin. It serves requests once configured and
+// logs to stderr (call it before sdk.Serve, which redirects stderr).
 func New() sdk.Plugin {
-	p := &configurable{}
+	p := &configurable{log: sdk.Logger(nil, slog.LevelInfo)}
 	return sdk.Plugin{
 		Name:      Name,
 		Version:   Version,
@@ -235,6 +242,7 @@ func New() sdk.Plugin {
 
 // configurable holds the Store the latest configuration opened.
 type configurable struct {
+	log   *slog.Logger
 	mu    sync.RWMutex
 	store *Store
 }
@@ -244,6 +252,7 @@ func (c *configurable) configure(_ context.Context, configJSON []byte) error {
 	if err != nil {
 		return err
 	}
+	o.Logger = c.log
 	s, err := Open(o)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -267,5 +268,27 @@ func TestOpenSweepsStaleTemporaries(t *testing.T) {
 		if _, err := os.Stat(f); err != nil {
 			t.Errorf("%s removed: %v", f, err)
 		}
+	}
+}
+
+func TestCorruptSidecarSkipsOnlyThatFile(t *testing.T) {
+	dir := t.TempDir()
+	var logs strings.Builder
+	st, err := localfs.Open(localfs.Options{Path: dir, Sidecar: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for name, body := range map[string]string{"good.edi": "x", "bad.edi": "y", "bad.edi" + localfs.SidecarSuffix: "{not json"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, err := st.Source().List(context.Background())
+	if err != nil || len(files) != 1 || files[0].ID != "good.edi" {
+		t.Fatalf("List = %+v, %v", files, err)
+	}
+	if !strings.Contains(logs.String(), "bad.edi") {
+		t.Errorf("no warning about the corrupt sidecar: %s", logs.String())
 	}
 }

@@ -97,6 +97,12 @@ func (ss storeSource) List(ctx context.Context) ([]sdk.OutgoingFile, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // sent or removed meanwhile
 		}
+		if sdk.IsPermanent(err) {
+			// A corrupt sidecar must not block the other files, nor may
+			// the file go out with guessed metadata.
+			s.opts.Logger.Warn("outbox file skipped: its metadata cannot be read", "file", e.Name(), "error", err)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
