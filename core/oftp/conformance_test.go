@@ -393,8 +393,8 @@ func newCFServer(t *testing.T, tweak func(o *oftp.Options, p *oftp.Partner)) *cf
 	return s
 }
 
-// connect opens a raw connection and reads the SSRM.
-func (s *cfServer) connect() *cfPeer {
+// connectRaw opens a raw connection to the server.
+func (s *cfServer) connectRaw() *cfPeer {
 	s.t.Helper()
 	conn, err := net.Dial("tcp", s.addr)
 	if err != nil {
@@ -402,6 +402,13 @@ func (s *cfServer) connect() *cfPeer {
 	}
 	p := newCFPeer(s.t, conn)
 	s.t.Cleanup(p.close)
+	return p
+}
+
+// connect opens a raw connection and reads the SSRM.
+func (s *cfServer) connect() *cfPeer {
+	s.t.Helper()
+	p := s.connectRaw()
 	if _, _, ok := p.expect(wire.CodeSSRM); !ok {
 		s.t.FailNow()
 	}
