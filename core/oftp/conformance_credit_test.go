@@ -197,7 +197,6 @@ func TestConformanceCreditListener(t *testing.T) {
 				if err := s.result(); err != nil {
 					t.Fatalf("server: %v", err)
 				}
-				_ = oftp.FormatUnstructured
 			})
 		}
 	}
