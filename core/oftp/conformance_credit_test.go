@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/oftp2/connector/core/oftp"
 	"github.com/oftp2/connector/core/oftp/internal/wire"
 )
 
