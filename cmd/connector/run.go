@@ -25,6 +25,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.Var(vars, "var", "set a variable: -var name=value (repeatable)")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	shutdown := fs.Duration("shutdown-timeout", pipeline.DefaultShutdownTimeout, "how long running transfers may take to finish on SIGTERM")
+	retry := fs.Duration("retry-interval", 30*time.Second, "how soon a failed partner call or end-response hand-over to a source is tried again")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: connector run [flags] CONFIG\n\nRuns the connector service described by CONFIG until SIGINT or SIGTERM.\n\nFlags:")
 		fs.PrintDefaults()
@@ -64,7 +65,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usagef("%s has errors", path)
 	}
 	defer host.Close()
-	popts := pipeline.Options{Config: cfg, Plugins: set, Logger: log, ShutdownTimeout: *shutdown}
+	popts := pipeline.Options{Config: cfg, Plugins: set, Logger: log, ShutdownTimeout: *shutdown, RetryInterval: *retry}
 	sec, err := pipeline.SecurityFromConfig(cfg, log, nil)
 	if err != nil {
 		return usageError{err}

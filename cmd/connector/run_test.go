@@ -188,3 +188,85 @@ func freePortB(b *testing.B) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+// countFiles counts the visible files directly in dir (sidecars and records excluded).
+func countFiles(dir string) int {
+	entries, _ := os.ReadDir(dir)
+	n := 0
+	for _, e := range entries {
+		if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") && !strings.HasSuffix(e.Name(), ".json") {
+			n++
+		}
+	}
+	return n
+}
+
+// kill -9 of either connector in the middle of the work loses no file and stores none
+// twice: after a restart every file arrives once and every EERP comes back.
+func TestRunSurvivesKill9(t *testing.T) {
+	dir := copyExample(t)
+	pa, pb := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
+	args := func(side string) []string {
+		return []string{"-retry-interval", "1s", "-var", "port_a=" + pa, "-var", "port_b=" + pb, "-var", "side=" + side, "connector.hcl"}
+	}
+	a := startService(t, dir, args("a")...)
+	b := startService(t, dir, args("b")...)
+	const files = 6
+	want := map[string][]byte{}
+	for i := range files {
+		name := "F" + strconv.Itoa(i) + ".DAT"
+		data := bytes.Repeat([]byte{byte('A' + i)}, 8<<20+i)
+		want[name] = data
+		tmp := filepath.Join(dir, "a/outbox/."+name)
+		if err := os.WriteFile(tmp, data, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, "a/outbox", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inbox := filepath.Join(dir, "b/inbox/O0013EXAMPLEA")
+	sent := filepath.Join(dir, "a/outbox/sent")
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(90 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s\na:\n%s\nb:\n%s", what, a.logs(), b.logs())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	// Kill the receiver once a first file is in, while others are on their way.
+	wait("a first file at b", func() bool { return countFiles(inbox) >= 1 })
+	t.Logf("killing b with %d of %d files in its inbox", countFiles(inbox), files)
+	if err := b.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-b.done
+	b = startService(t, dir, args("b")...)
+	// Then the sender, once a first EERP came back.
+	wait("a first EERP at a", func() bool { return countFiles(sent) >= 1 })
+	t.Logf("killing a with %d of %d EERPs in", countFiles(sent), files)
+	if err := a.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-a.done
+	a = startService(t, dir, args("a")...)
+	wait("every file and EERP", func() bool { return countFiles(inbox) == files && countFiles(sent) == files })
+	for name, data := range want {
+		got, err := os.ReadFile(filepath.Join(inbox, name))
+		if err != nil || !bytes.Equal(got, data) {
+			t.Errorf("%s: %d bytes (%v), want %d", name, len(got), err, len(data))
+		}
+	}
+	if n := countFiles(filepath.Join(dir, "a/outbox")); n != 0 {
+		t.Errorf("%d files still wait in a/outbox", n)
+	}
+	if err := a.stop(t); err != nil {
+		t.Error(err)
+	}
+	if err := b.stop(t); err != nil {
+		t.Error(err)
+	}
+}
