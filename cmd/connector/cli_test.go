@@ -245,3 +245,43 @@ func TestCertInspect(t *testing.T) {
 		t.Fatalf("inspect of a missing file succeeded:\n%s", out)
 	}
 }
+
+// TestSecuredTransferCLI sends a signed, compressed and encrypted file with a signed
+// receipt and secure authentication between two connector processes.
+func TestSecuredTransferCLI(t *testing.T) {
+	dir := t.TempDir()
+	ca := certtest.NewCA(t, certtest.Options{CommonName: "Security Root", KeyType: certtest.RSA2048})
+	server := ca.Issue(t, certtest.Options{CommonName: "SERVER", KeyType: certtest.RSA2048})
+	client := ca.Issue(t, certtest.Options{CommonName: "CLIENT", KeyType: certtest.RSA2048})
+	srvCert, srvKey := server.WriteFiles(t, dir, "server")
+	cliCert, cliKey := client.WriteFiles(t, dir, "client")
+	payload := bytes.Repeat([]byte("UNB+UNOC:3+SENDER+RECEIVER'\r\n"), 20000)
+	if err := os.WriteFile(filepath.Join(dir, "delfor.edi"), payload, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	startServe(t, dir, port, "--ssid", "SERVER", "--password", "SRVPW", "--partner-ssid", "CLIENT", "--partner-password", "CLIPW",
+		"--inbox", "inbox", "--security-cert", srvCert, "--security-key", srvKey, "--partner-cert", cliCert,
+		"--secure-auth", "--require-signed", "--require-encrypted")
+	args := []string{"send", "--remote-host", "127.0.0.1", "--remote-port", strconv.Itoa(port),
+		"--ssid", "CLIENT", "--password", "CLIPW", "--partner-ssid", "SERVER", "--partner-password", "SRVPW",
+		"--security-cert", cliCert, "--security-key", cliKey, "--partner-cert", srvCert, "--secure-auth",
+		"--cipher-suite", "4", "--file-compression", "--signed-receipt"}
+
+	// The responder refuses an unsigned, unencrypted file (SFNA 17 or 20).
+	code, out := runConnector(t, dir, append(args, "delfor.edi")...)
+	if code != exitRefused || !strings.Contains(out, "SFNA") {
+		t.Fatalf("plain file to a responder requiring security: exit %d, want %d:\n%s", code, exitRefused, out)
+	}
+	code, out = runConnector(t, dir, append(args, "--security", "both", "delfor.edi")...)
+	if code != exitOK {
+		t.Fatalf("secured send: exit %d:\n%s", code, out)
+	}
+	if !strings.Contains(out, "EERP received") || !strings.Contains(out, "signed=true") {
+		t.Errorf("no end response reported:\n%s", out)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "inbox", "DELFOR.EDI"))
+	if err != nil || !bytes.Equal(got, payload) {
+		t.Fatalf("inbox/DELFOR.EDI: %v (len %d, want %d)", err, len(got), len(payload))
+	}
+}

@@ -35,6 +35,8 @@ type progress struct {
 	drawn  bool
 	now    func() time.Time
 	logGap time.Duration
+
+	receiptErrs []error
 }
 
 func newProgress(out io.Writer, log *slog.Logger) *progress {
@@ -111,22 +113,43 @@ func (p *progress) endTransfer(res oftp.TransferResult) {
 		"octets", res.Octets, "records", res.Records, "elapsed", elapsed.Round(time.Millisecond).String(), "rate", rate(res.Octets, elapsed))
 }
 
-// endResponse reports the end responses we send; the session logs those it receives.
+// endResponse reports end responses: those we send, and those we receive together with
+// the outcome of their signature check (the session logs their arrival).
 func (p *progress) endResponse(ev oftp.EndResponseEvent) {
-	if ev.Direction == oftp.Incoming {
-		return
-	}
 	kind := "EERP"
 	if ev.Negative() {
 		kind = "NERP"
 	}
-	attrs := []any{"file", ev.DatasetName, "from", ev.Originator, "to", ev.Destination}
+	verb := " sent"
+	if ev.Direction == oftp.Incoming {
+		verb = " received"
+	}
+	attrs := []any{"file", ev.DatasetName, "from", ev.Originator, "to", ev.Destination, "signed", len(ev.Signature) > 0}
 	if ev.Negative() {
 		attrs = append(attrs, "reason", ev.Reason, "text", ev.Text)
-		p.log.Warn(kind+" sent", attrs...)
-		return
 	}
-	p.log.Info(kind+" sent", attrs...)
+	switch {
+	case ev.Err != nil:
+		p.mu.Lock()
+		p.receiptErrs = append(p.receiptErrs, fmt.Errorf("%s for %s: %w", kind, ev.DatasetName, ev.Err))
+		p.mu.Unlock()
+		p.log.Error(kind+verb+" but not verified", append(attrs, "error", ev.Err)...)
+	case ev.Negative():
+		p.log.Warn(kind+verb, attrs...)
+	default:
+		p.log.Info(kind+verb, attrs...)
+	}
+}
+
+// receiptError returns the first end response that failed verification, if any: a
+// forged or mismatched receipt must never pass as success.
+func (p *progress) receiptError() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.receiptErrs) == 0 {
+		return nil
+	}
+	return p.receiptErrs[0]
 }
 
 func byteSize(n int64) string {

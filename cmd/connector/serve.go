@@ -20,6 +20,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	sf.register(fs)
 	var tf tlsServerFlags
 	tf.register(fs)
+	sec := newSecurityFlags(fs)
 	listen := fs.String("listen", "", "address to listen on (default 127.0.0.1:3305, or 127.0.0.1:6619 with --tls-cert)")
 	inbox := fs.String("inbox", "inbox", "directory for received files")
 	tempDir := fs.String("temp-dir", "", "directory for files being received (default: a hidden directory inside --inbox)")
@@ -47,6 +48,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	opts.TLSConfig, err = tf.config()
 	if err != nil {
+		return err
+	}
+	if _, err := sec.apply(&opts, log); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(*inbox, 0o750); err != nil {

@@ -51,6 +51,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(stderr)
 	var f initiatorFlags
 	f.register(fs)
+	sec := newSecurityFlags(fs)
 	dsn := fs.String("dsn", "", "virtual file name (default: the file's base name, upper case); only with one file")
 	format := fs.String("format", "U", "virtual file format: U, T, F or V")
 	lrecl := fs.Int("max-record-size", 0, "record length for F, maximum record length for V")
@@ -86,6 +87,9 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if opts.Dialer, err = f.tlsClientFlags.dialer(); err != nil {
+		return err
+	}
+	if _, err := sec.apply(&opts, log); err != nil {
 		return err
 	}
 	opts.DownloadDirectory = *dir
@@ -133,6 +137,9 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := c.Logoff(ctx); err != nil && firstErr == nil {
 		firstErr = err
 	}
+	if firstErr == nil {
+		firstErr = prog.receiptError()
+	}
 	return firstErr
 }
 
@@ -141,6 +148,7 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.SetOutput(stderr)
 	var f initiatorFlags
 	f.register(fs)
+	sec := newSecurityFlags(fs)
 	dir := fs.String("download-directory", ".", "directory for received files")
 	nameFormat := fs.String("name-format", oftp.DefaultReceivedFileNameFormat, "name of received files (macros as for serve)")
 	overwrite := fs.Bool("overwrite", false, "replace existing files")
@@ -163,6 +171,9 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if opts.Dialer, err = f.tlsClientFlags.dialer(); err != nil {
+		return err
+	}
+	if _, err := sec.apply(&opts, log); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(*dir, 0o750); err != nil {

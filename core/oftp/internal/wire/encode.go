@@ -230,6 +230,24 @@ func (e *encoder) str(field, s string, n int, required bool) {
 	e.spaces(n - len(t))
 }
 
+// certificateExchangeNames are the virtual file names deployed OFTP 2.0 products use to
+// exchange certificates. They contain '_', outside the RFC String set, yet partners expect
+// exactly these names, so they are the one exception to the strict dataset name check.
+var certificateExchangeNames = map[string]bool{
+	"ODETTE_CERTIFICATE_REQUEST": true,
+	"ODETTE_CERTIFICATE_DELIVER": true,
+	"ODETTE_CERTIFICATE_REPLACE": true,
+}
+
+// dsn writes a virtual file dataset name X(26).
+func (e *encoder) dsn(field, s string) {
+	if certificateExchangeNames[s] {
+		e.b = append(e.b, s...)
+		return
+	}
+	e.str(field, s, 26, true)
+}
+
 func (e *encoder) spaces(n int) {
 	for i := 0; i < n; i++ {
 		e.b = append(e.b, ' ')
@@ -396,7 +414,7 @@ func KiB(octets int64) int64 {
 func (e *encoder) sfid(c *SFID, l Level) {
 	e.cmd = "SFID"
 	e.b = append(e.b, CodeSFID)
-	e.str("SFIDDSN", c.DatasetName, 26, true)
+	e.dsn("SFIDDSN", c.DatasetName)
 	if l >= Level14 {
 		e.spaces(3)
 	} else {
@@ -561,7 +579,7 @@ func (e *encoder) aurp(c *AURP, l Level) {
 func (e *encoder) eerp(c *EERP, l Level) {
 	e.cmd = "EERP"
 	e.b = append(e.b, CodeEERP)
-	e.str("EERPDSN", c.DatasetName, 26, true)
+	e.dsn("EERPDSN", c.DatasetName)
 	if l >= Level14 {
 		e.spaces(3)
 	} else {
@@ -589,7 +607,7 @@ func (e *encoder) nerp(c *NERP, l Level) {
 		return
 	}
 	e.b = append(e.b, CodeNERP)
-	e.str("NERPDSN", c.DatasetName, 26, true)
+	e.dsn("NERPDSN", c.DatasetName)
 	e.spaces(6)
 	e.stamp("NERP", c.Stamp, l)
 	e.str("NERPDEST", c.Destination, 25, true)
