@@ -208,7 +208,8 @@ func (c *Client) SendFile(ctx context.Context, f *OutgoingFile) (TransferResult,
 
 // ReceiveFiles hands the turn to the partner (CD) and receives whatever it sends until it
 // gives the turn back or ends the session. It returns the files stored since the last
-// call. A session ended normally by the partner is not an error.
+// call. A session ended normally by the partner is not an error. Cancelling ctx while
+// the partner holds the turn interrupts the session (ESID 05).
 func (c *Client) ReceiveFiles(ctx context.Context) ([]ReceivedFile, error) {
 	rep := c.do(ctx, &request{kind: reqReceive})
 	if errors.Is(rep.err, ErrSessionClosed) {
@@ -289,6 +290,15 @@ type clientDriver struct {
 }
 
 func (d *clientDriver) gotTurn(s *session) {}
+
+// listenContext lets a ReceiveFiles or Logoff caller interrupt the session (ESID 05)
+// while the partner holds the turn.
+func (d *clientDriver) listenContext(base context.Context) context.Context {
+	if d.waiting != nil {
+		return d.waiting.ctx
+	}
+	return base
+}
 
 func (d *clientDriver) finish(s *session, err error) {
 	if d.waiting != nil {

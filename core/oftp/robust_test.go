@@ -157,7 +157,7 @@ func TestResponderRejectsBrokenInput(t *testing.T) {
 
 func TestResponderIdleTimeout(t *testing.T) {
 	p := newPair(t)
-	p.srvOpts.Timeout = 300 * time.Millisecond
+	p.srvOpts.Timeout = time.Second
 	p.start(nil)
 	peer := rawInitiator(t, p, 0)
 	if got := expectESID(t, peer, wire.Level20); got != 9 {
@@ -204,7 +204,7 @@ func TestInitiatorPartnerStopsReading(t *testing.T) {
 		}
 		peer.WriteOEB(enc(t, &wire.SFPA{}, wire.Level20))
 		// Read nothing more until the initiator gave up, then see what it sent last.
-		time.Sleep(1500 * time.Millisecond)
+		time.Sleep(2500 * time.Millisecond)
 		peer.Timeout = 5 * time.Second
 		last := -1
 		for {
@@ -219,8 +219,9 @@ func TestInitiatorPartnerStopsReading(t *testing.T) {
 		}
 		got <- last
 	})
+	src := randomFile(t, 64<<20, 5)
 	opts := baseOptions(t, "O0013CLIENT", "O0013SERVER")
-	opts.Timeout = 500 * time.Millisecond
+	opts.Timeout = time.Second
 	opts.ExchangeBufferSize, opts.CreditCount = 99999, 999
 	ctx := testCtx(t)
 	c, err := oftp.Dial(ctx, addr, opts)
@@ -228,7 +229,6 @@ func TestInitiatorPartnerStopsReading(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Disconnect()
-	src := randomFile(t, 64<<20, 5)
 	_, err = c.SendFile(ctx, outgoing("STUCK", src, oftp.FormatUnstructured, 0))
 	re := assertReason(t, err, "ESID", 9, true)
 	if re.Err == nil {
@@ -262,15 +262,15 @@ func TestInitiatorNoCreditTimeout(t *testing.T) {
 		c, _ := wire.Decode(b, wire.Level20)
 		got <- c.(wire.ESID).Reason
 	})
+	src := randomFile(t, 100_000, 5)
 	opts := baseOptions(t, "O0013CLIENT", "O0013SERVER")
-	opts.Timeout = 300 * time.Millisecond
+	opts.Timeout = time.Second
 	ctx := testCtx(t)
 	c, err := oftp.Dial(ctx, addr, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Disconnect()
-	src := randomFile(t, 100_000, 5)
 	_, err = c.SendFile(ctx, outgoing("NOCREDIT", src, oftp.FormatUnstructured, 0))
 	assertReason(t, err, "ESID", 9, true)
 	if r := <-got; r != 9 {
@@ -472,5 +472,97 @@ func TestInterruptByContext(t *testing.T) {
 	assertReason(t, p.serverEnd(), "ESID", 5, false)
 	if names := inboxNames(t, p.inbox); len(names) != 0 {
 		t.Fatalf("inbox holds %v", names)
+	}
+}
+
+func TestReceiveFilesInterrupted(t *testing.T) {
+	p := newPair(t)
+	// The server holds the turn sending an endless file; the client gives up.
+	ob := &oftp.SliceOutbox{Items: []*oftp.OutboxItem{{File: &oftp.OutgoingFile{DatasetName: "ENDLESS", Source: slowSource{}}}}}
+	p.start(oftp.Partners{"O0013CLIENT": {SSIDCode: "O0013CLIENT", Password: "O001PW", Outbox: ob}})
+	c := p.dial(testCtx(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	_, err := c.ReceiveFiles(ctx)
+	assertReason(t, err, "ESID", 5, true)
+	assertReason(t, p.serverEnd(), "ESID", 5, false)
+	if names := inboxNames(t, p.cliInbox); len(names) != 0 {
+		t.Fatalf("client inbox holds %v", names)
+	}
+}
+
+func TestConnectionTypes(t *testing.T) {
+	t.Run("receive-only client cannot send", func(t *testing.T) {
+		p := newPair(t)
+		p.cliOpts.ConnectionType = oftp.ConnectionReceiveOnly
+		srvFile := randomFile(t, 1000, 1)
+		ob := &oftp.SliceOutbox{Items: []*oftp.OutboxItem{{File: outgoing("TOCLIENT", srvFile, oftp.FormatUnstructured, 0)}}}
+		p.start(oftp.Partners{"O0013CLIENT": {SSIDCode: "O0013CLIENT", Password: "O001PW", Outbox: ob}})
+		ctx := testCtx(t)
+		c := p.dial(ctx)
+		if s := c.Session(); s.CanSend || !s.CanReceive {
+			t.Fatalf("session %+v", s)
+		}
+		if _, err := c.SendFile(ctx, outgoing("NOPE", srvFile, oftp.FormatUnstructured, 0)); !errors.Is(err, oftp.ErrDirection) {
+			t.Fatalf("SendFile: %v", err)
+		}
+		files, err := c.ReceiveFiles(ctx)
+		if err != nil || len(files) != 1 {
+			t.Fatalf("ReceiveFiles: %v %v", files, err)
+		}
+		if err := c.Logoff(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.serverEnd(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("send-only server refuses nothing and sends nothing back", func(t *testing.T) {
+		p := newPair(t)
+		p.srvOpts.ConnectionType = oftp.ConnectionReceiveOnly
+		p.start(nil)
+		ctx := testCtx(t)
+		c := p.dial(ctx)
+		if s := c.Session(); !s.CanSend || s.CanReceive {
+			t.Fatalf("session %+v", s)
+		}
+		src := randomFile(t, 1000, 1)
+		if _, err := c.SendFile(ctx, outgoing("ONEWAY", src, oftp.FormatUnstructured, 0)); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Logoff(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.serverEnd(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestWaitForPartnerCloseAndMaskedTrail(t *testing.T) {
+	p := newPair(t)
+	p.cliOpts.DisconnectAfterEndSession = false
+	var ssids [][]byte
+	p.cliOpts.Events.PITrail = func(pi oftp.PITrail) {
+		if pi.Name == "SSID" {
+			ssids = append(ssids, append([]byte(nil), pi.Data...))
+		}
+	}
+	p.start(nil)
+	ctx := testCtx(t)
+	c := p.dial(ctx)
+	if err := c.Logoff(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.serverEnd(); err != nil {
+		t.Fatal(err)
+	}
+	if len(ssids) != 2 {
+		t.Fatalf("%d SSIDs in the trail", len(ssids))
+	}
+	for _, b := range ssids {
+		if string(b[27:35]) != "********" || bytes.Contains(b, []byte("O001PW")) {
+			t.Fatalf("password visible in trail: %q", b)
+		}
 	}
 }

@@ -288,6 +288,8 @@ type serverDriver struct {
 func (d *serverDriver) gotTurn(*session)       {}
 func (d *serverDriver) finish(*session, error) {}
 
+func (d *serverDriver) listenContext(base context.Context) context.Context { return base }
+
 func (d *serverDriver) speak(ctx context.Context, s *session) error {
 	if d.outbox != nil {
 		item, err := d.outbox.Next(ctx)

@@ -50,6 +50,9 @@ type driver interface {
 	gotTurn(s *session)
 	// finish is called once when the session ends.
 	finish(s *session, err error)
+	// listenContext is the context for waiting as listener: a caller waiting for the
+	// turn can interrupt the session with it.
+	listenContext(base context.Context) context.Context
 }
 
 // session is one OFTP session. Only the session goroutine touches its fields after
@@ -275,7 +278,7 @@ func (s *session) flush() error {
 	}
 	s.refreshDeadline()
 	if err := s.bw.Flush(); err != nil {
-		return s.lost(err)
+		return s.lostWrite(err)
 	}
 	return nil
 }
@@ -316,12 +319,46 @@ func (s *session) writeOEB(b []byte) error {
 	// cheap and which saves copying the buffer once more.
 	s.sth = wire.AppendSTH(s.sth[:0], len(b))
 	if _, err := s.bw.Write(s.sth); err != nil {
-		return s.lost(err)
+		return s.lostWrite(err)
 	}
 	if _, err := s.bw.Write(b); err != nil {
-		return s.lost(err)
+		return s.lostWrite(err)
 	}
 	return nil
+}
+
+// lostWrite handles a failed write: a partner that aborted with ESID and closed at once
+// (captures deviation 7) makes our write fail before we read its ESID, so look for it
+// first and report the partner's reason.
+func (s *session) lostWrite(err error) error {
+	if s.state == stEnded {
+		return s.endErr(s.err)
+	}
+	var ne net.Error
+	if !(errors.As(err, &ne) && ne.Timeout()) {
+		s.release()
+		t := time.NewTimer(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case f := <-s.frames:
+				if f.err == nil && len(f.oeb) > 0 && f.oeb[0] == wire.CodeESID {
+					_, perr := s.take(f)
+					return perr
+				}
+				if f.err != nil {
+					return s.lost(err)
+				}
+				// Anything else the partner still sent is moot now.
+				s.pending = true
+				s.release()
+				continue
+			case <-t.C:
+			}
+			break
+		}
+	}
+	return s.lost(err)
 }
 
 // lost ends the session after a network failure.
@@ -723,7 +760,7 @@ func (s *session) run(ctx context.Context) error {
 		case stIdleSpeaker, stIdleSpeakerCD:
 			err = s.speak(ctx)
 		default:
-			err = s.listen(ctx)
+			err = s.listen(s.drv.listenContext(ctx))
 		}
 		if err != nil && s.state != stEnded {
 			// Local failures that leave the protocol intact (a refused file, a bad
