@@ -103,7 +103,10 @@ func (r *receiver) Accept(ctx context.Context, f *oftp.IncomingFile) (oftp.Decis
 			return oftp.Decision{}, r.recovered(ctx, key, f, prev, log)
 		}
 		log.Warn("sink refused the file", "sink", in.Sink, "err", err)
-		_ = p.store.ReceivingAborted(context.WithoutCancel(ctx), key)
+		if prev == "" {
+			// Keep an earlier attempt's record: its commit may still be found later.
+			_ = p.store.ReceivingAborted(context.WithoutCancel(ctx), key)
+		}
 		return oftp.Decision{}, refuse(oftp.ReasonAccessMethodFailure, !sdk.IsPermanent(err), "storage refused the file", err)
 	}
 	s := &sinkWriter{p: p, r: r, w: newAsyncWriter(w), key: key, f: f, object: meta.ObjectName, sinkName: in.Sink, log: log, retried: prev != ""}
