@@ -157,11 +157,13 @@ type Options struct {
 	// we wait for one ends the session with ESID 09 (DefaultTimeout).
 	Timeout time.Duration
 
-	// VirtualFileFormat, VirtualFileDescription and MaxRecordSize are defaults for
-	// OutgoingFile fields left empty.
+	// VirtualFileFormat, VirtualFileDescription, MaxRecordSize and VirtualFileDate are
+	// defaults for OutgoingFile fields left empty.
 	VirtualFileFormat      Format
 	VirtualFileDescription string
 	MaxRecordSize          int
+	// VirtualFileDate is the default virtual file date; zero means the clock.
+	VirtualFileDate time.Time
 
 	// Receiver decides about incoming files and stores them. When nil, a
 	// DirectoryReceiver built from the fields below is used.

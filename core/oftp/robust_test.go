@@ -566,3 +566,82 @@ func TestWaitForPartnerCloseAndMaskedTrail(t *testing.T) {
 		}
 	}
 }
+
+func TestResponderChecksEFIDCounts(t *testing.T) {
+	p := newPair(t)
+	p.start(nil)
+	peer := rawInitiator(t, p, 4096)
+	send := func(dsn string, format wire.Format, lrecl int, data []byte, rcnt, ucnt int64) []byte {
+		t.Helper()
+		peer.WriteOEB(enc(t, &wire.SFID{DatasetName: dsn, Stamp: wire.NewStamp(time.Now(), 1), Destination: "O0013SERVER",
+			Originator: "O0013CLIENT", Format: format, MaxRecordSize: lrecl, FileSize: 1}, wire.Level20))
+		if _, err := peer.Expect(wire.CodeSFPA); err != nil {
+			t.Fatal(err)
+		}
+		peer.WriteOEB(data)
+		peer.WriteOEB(enc(t, &wire.EFID{RecordCount: rcnt, UnitCount: ucnt}, wire.Level20))
+		b, err := peer.ReadOEB()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	// Two 3-octet F records.
+	data := []byte{'D', 0x83, 'a', 'b', 'c', 0x83, 'd', 'e', 'f'}
+	if b := send("BYTES", wire.FormatFixed, 3, data, 2, 7); string(b[:3]) != "511" {
+		t.Fatalf("wrong octet count answered %q", b)
+	}
+	if b := send("RECORDS", wire.FormatFixed, 3, data, 3, 6); string(b[:3]) != "510" {
+		t.Fatalf("wrong record count answered %q", b)
+	}
+	if b := send("GOOD", wire.FormatFixed, 3, data, 2, 6); b[0] != wire.CodeEFPA {
+		t.Fatalf("good file answered %q", b)
+	}
+	peer.WriteOEB([]byte{'R'})
+	if _, err := peer.Expect(wire.CodeEERP); err != nil {
+		t.Fatal(err)
+	}
+	peer.WriteOEB([]byte{'P'})
+	if _, err := peer.Expect(wire.CodeCD); err != nil {
+		t.Fatal(err)
+	}
+	peer.WriteOEB(enc(t, &wire.ESID{Reason: 0}, wire.Level20))
+	if err := p.serverEnd(); err != nil {
+		t.Fatal(err)
+	}
+	if names := inboxNames(t, p.inbox); len(names) != 1 || names[0] != "GOOD" {
+		t.Fatalf("inbox %v", names)
+	}
+	if got, _ := os.ReadFile(filepath.Join(p.inbox, "GOOD")); string(got) != "abcdef" {
+		t.Fatalf("stored %q", got)
+	}
+	if ents, _ := os.ReadDir(p.inbox); len(ents) != 1 {
+		t.Fatalf("temporary files left: %v", ents)
+	}
+}
+
+func TestPartnerConfigure(t *testing.T) {
+	p := newPair(t)
+	other := t.TempDir()
+	p.start(oftp.Partners{"O0013CLIENT": {SSIDCode: "O0013CLIENT", Password: "O001PW", Configure: func(o *oftp.Options) {
+		o.Version = oftp.Version14
+		o.ExchangeBufferSize = 1000
+		o.DownloadDirectory = other
+	}}})
+	ctx := testCtx(t)
+	c := p.dial(ctx)
+	if s := c.Session(); s.Level != oftp.Version14 || s.BufferSize != 1000 {
+		t.Fatalf("session %+v", s)
+	}
+	src := randomFile(t, 5000, 1)
+	if _, err := c.SendFile(ctx, outgoing("PERPARTNER", src, oftp.FormatUnstructured, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Logoff(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.serverEnd(); err != nil {
+		t.Fatal(err)
+	}
+	sameFile(t, src, filepath.Join(other, "PERPARTNER"))
+}

@@ -24,6 +24,10 @@ type Partner struct {
 	Outbox Outbox
 	// Receiver overrides Options.Receiver for this partner.
 	Receiver Receiver
+	// Configure, when set, adjusts the server's options for this partner (version,
+	// buffer size, credit, compression, timeouts, directories...) before we answer its
+	// SSID.
+	Configure func(o *Options)
 }
 
 // PartnerLookup finds a partner by SSID code; ErrUnknownPartner answers ESID 03, other

@@ -617,6 +617,26 @@ func (s *session) handshakeResponder(ctx context.Context, lookup PartnerLookup) 
 		return s.abort(ESIDNoResources, fmt.Errorf("partner lookup for %q: %w", id, err))
 	}
 	s.partner = p
+	if p.Configure != nil {
+		o := s.opts
+		o.Receiver = nil // rebuilt from the partner's directories unless Configure sets one
+		p.Configure(&o)
+		if o.Receiver == nil {
+			if o.DownloadDirectory == s.opts.DownloadDirectory && o.TempPath == s.opts.TempPath &&
+				o.ReceivedFileNameFormat == s.opts.ReceivedFileNameFormat && o.Overwrite == s.opts.Overwrite &&
+				o.DeleteOnError == s.opts.DeleteOnError {
+				o.Receiver = s.opts.Receiver
+			}
+		}
+		ro, err := o.resolved()
+		if err != nil {
+			return s.abort(ESIDNoResources, fmt.Errorf("options for partner %q: %w", id, err))
+		}
+		s.opts = ro
+		s.ownLevel = ro.Version.level()
+		own = wire.NormalizeLevel(s.ownLevel)
+		s.lvl = min(proposed, own)
+	}
 	if p.Password != "" && trim(req.Password) != p.Password {
 		return s.abort(ESIDInvalidPassword, fmt.Errorf("wrong password from %q", id))
 	}

@@ -40,6 +40,9 @@ func (s *session) sendFile(ctx context.Context, f *OutgoingFile) (res TransferRe
 	if g.Stamp.Date == "" {
 		t := g.Date
 		if t.IsZero() {
+			t = s.opts.VirtualFileDate
+		}
+		if t.IsZero() {
 			t = s.opts.Clock()
 		}
 		c := g.Counter
