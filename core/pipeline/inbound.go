@@ -252,9 +252,7 @@ func (s *sinkWriter) Commit(ctx context.Context) error {
 	if err != nil {
 		s.failed = err
 		s.log.Warn("sink could not commit the file", "sink", s.sinkName, "err", err)
-		if serr := s.p.store.ReceivingAborted(context.WithoutCancel(ctx), s.key); serr != nil {
-			s.log.Error("recording aborted file", "err", serr)
-		}
+		s.forgetName(ctx)
 		if errors.Is(err, sdk.ErrExists) {
 			s.oweNERP(ctx, oftp.ReasonAccessMethodFailure, fmt.Sprintf("object %s exists already", s.object))
 			return &oftp.ReasonError{Cmd: "EFNA", Code: oftp.ReasonAccessMethodFailure, Text: "object exists already", Err: err}
@@ -300,8 +298,19 @@ func (s *sinkWriter) Abort(ctx context.Context) error {
 	err := s.w.Abort(ctx)
 	if err != nil {
 		s.log.Warn("sink abort failed", "sink", s.sinkName, "err", err)
-	} else if serr := s.p.store.ReceivingAborted(ctx, s.key); serr != nil {
-		s.log.Error("recording aborted file", "err", serr)
+	} else {
+		s.forgetName(ctx)
 	}
 	return err
+}
+
+// forgetName drops the Receiving record of a file that was not stored, unless an
+// earlier attempt made it: that one may have been committed before a crash.
+func (s *sinkWriter) forgetName(ctx context.Context) {
+	if s.retried {
+		return
+	}
+	if err := s.p.store.ReceivingAborted(context.WithoutCancel(ctx), s.key); err != nil {
+		s.log.Error("recording aborted file", "err", err)
+	}
 }
