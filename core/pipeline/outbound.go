@@ -285,7 +285,9 @@ func (p *Pipeline) finishJob(ctx context.Context, ps *partner, j *job, res oftp.
 	case re != nil && re.Cmd == "SFNA" && !re.Retry:
 		permanent = true
 		reason = sdk.NackReason{Code: re.Code, Text: "partner refused the file (SFNA " + fmt.Sprintf("%02d", re.Code) + "): " + re.Text, Permanent: true}
-	case errors.Is(err, oftp.ErrInvalidFile) && !errors.Is(err, errSource):
+	case errors.Is(err, oftp.ErrInvalidFile) && !errors.Is(err, errSource) && !sdk.IsRetryable(err):
+		// A file that cannot be described or opened; a source that failed for the
+		// moment (a restarting plugin) is retried instead.
 		permanent = true
 		reason = sdk.NackReason{Text: err.Error(), Permanent: true}
 	case errors.Is(err, errSource) && sdk.IsPermanent(err):
