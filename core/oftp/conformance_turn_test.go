@@ -499,3 +499,60 @@ func TestConformanceEndResponsesWhileListening(t *testing.T) {
 		cfNothingVisible(t, s.inbox, true)
 	})
 }
+
+// A listener that asked for the turn (EFPA CD=Y) waits for CD (WF_CD): anything else is
+// a protocol error; the CD makes it a speaker in IDLESP, which sends what it owes and
+// then hands the turn back rather than ending the session (§9.10 E needs IDLESPCD).
+func TestConformanceWaitForCD(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		next wire.Command
+	}{
+		{"CD", wire.CD{}},
+		{"SFID instead of CD", cfSFID("NEXT", cfServerID, cfClientID, 1)},
+		{"EERP instead of CD", cfEERP()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfNoLeaks(t)
+			s := newCFServer(t, func(o *oftp.Options, _ *oftp.Partner) { o.RequestTurnAfterFile = true })
+			p, _ := s.logon(cfProposal(wire.Level20, 4096, 8))
+			efpa, ok := p.sendFile("ASKED", cfServerID, cfClientID, cfContent(100), 4096, 8)
+			if !ok || !efpa.ChangeDirection {
+				t.Fatalf("EFPA %+v", efpa)
+			}
+			p.send(tc.next)
+			if tc.next.Code() != wire.CodeCD {
+				p.expectESID(2)
+				cfReason(t, s.result(), "ESID", 2, true)
+				return
+			}
+			if _, _, ok := p.expect(wire.CodeEERP); !ok {
+				t.FailNow()
+			}
+			p.send(wire.RTR{})
+			if _, _, ok := p.expect(wire.CodeCD); !ok {
+				t.FailNow()
+			}
+			p.send(wire.ESID{})
+			p.expectClosed()
+			if err := s.result(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	t.Run("client idle speaker gets SFID", func(t *testing.T) {
+		cfNoLeaks(t)
+		addr, wait := cfResponder(t, func(p *cfPeer) {
+			if _, ok := p.respond(cfAnswer(wire.Level20, 4096, 8)); !ok {
+				return
+			}
+			p.send(cfSFID("PUSHED", cfClientID, cfServerID, 10))
+			p.expectESID(2)
+		})
+		opts := cfClientOptions(t)
+		c := cfMustDial(t, addr, opts)
+		cfReason(t, c.Wait(), "ESID", 2, true)
+		wait()
+		cfNothingVisible(t, opts.DownloadDirectory, true)
+	})
+}
