@@ -16,6 +16,10 @@ import (
 	"time"
 )
 
+// PartialDirName is the directory inside the download directory that holds files while
+// they are received, when no TempDir is set.
+const PartialDirName = ".oftp-partial"
+
 // DirectoryReceiver is the built-in Receiver: it accepts every file and stores it in a
 // download directory. Data goes to a temporary file in TempDir first; Commit syncs it and
 // moves it into place atomically, so a file in Dir is always complete. Without Overwrite
@@ -27,8 +31,9 @@ import (
 // %UserData%, %CurrentTime% (yyyyMMddHHmmss) and %GUID%. The expanded name is one file
 // name: path separators and other unsafe characters become "_".
 //
-// Interrupted transfers keep their partial data in TempDir when restart was agreed; a
-// later SFID for the same file (originator, name, date, time) resumes from it.
+// Interrupted transfers keep their partial data in TempDir (default: the hidden
+// PartialDirName directory inside Dir) when restart was agreed; a later SFID for the same
+// file (originator, name, date, time) resumes from it.
 type DirectoryReceiver struct {
 	Dir           string
 	TempDir       string
@@ -47,7 +52,12 @@ func (d *DirectoryReceiver) Accept(ctx context.Context, f *IncomingFile) (Decisi
 	}
 	tmpDir := d.TempDir
 	if tmpDir == "" {
-		tmpDir = dir
+		// A hidden directory next to the files: same file system for the atomic move,
+		// and no partial file among the received ones.
+		tmpDir = filepath.Join(dir, PartialDirName)
+	}
+	if err := os.MkdirAll(tmpDir, 0o755); err != nil {
+		return Decision{}, &ReasonError{Code: ReasonAccessMethodFailure, Retry: true, Err: err}
 	}
 	name, err := d.FileName(f)
 	if err != nil {
@@ -63,6 +73,9 @@ func (d *DirectoryReceiver) Accept(ctx context.Context, f *IncomingFile) (Decisi
 	id := sha256.Sum256([]byte(f.Originator + "\x00" + f.DatasetName + "\x00" + f.Stamp.Date + f.Stamp.Time))
 	tmp := filepath.Join(tmpDir, ".oftp-"+hex.EncodeToString(id[:12])+".part")
 	sink := &dirSink{tmp: tmp, final: final, overwrite: d.Overwrite, deleteOnError: d.DeleteOnError}
+	if d.TempDir == "" {
+		sink.ownDir = tmpDir
+	}
 	var dec Decision
 	if f.RestartPosition > 0 {
 		pos, octets, size, err := resumePoint(tmp, f)
@@ -261,6 +274,7 @@ func sanitizeFileName(name string) string {
 type dirSink struct {
 	f             *os.File
 	tmp, final    string
+	ownDir        string // our default partial directory, removed when empty
 	overwrite     bool
 	deleteOnError bool
 	done          bool
@@ -301,7 +315,16 @@ func (s *dirSink) Commit(ctx context.Context) error {
 		_ = os.Remove(s.tmp)
 	}
 	syncDir(filepath.Dir(s.final))
+	s.tidy()
 	return nil
+}
+
+// tidy removes the default partial directory when nothing else is in it (os.Remove
+// fails on a non-empty directory, which is what we want).
+func (s *dirSink) tidy() {
+	if s.ownDir != "" {
+		_ = os.Remove(s.ownDir)
+	}
 }
 
 // Abort drops the data, or keeps it as .failed in the temp directory.
@@ -329,7 +352,9 @@ func (s *dirSink) Suspend(ctx context.Context) error {
 
 func (s *dirSink) fail() error {
 	if s.deleteOnError {
-		return os.Remove(s.tmp)
+		err := os.Remove(s.tmp)
+		s.tidy()
+		return err
 	}
 	return os.Rename(s.tmp, s.tmp+".failed")
 }

@@ -171,7 +171,7 @@ type Options struct {
 	// DownloadDirectory is where the built-in receiver puts received files ("." if empty).
 	DownloadDirectory string
 	// TempPath holds files while they are received; it must be on the same file system
-	// as DownloadDirectory (default: DownloadDirectory).
+	// as DownloadDirectory (default: DownloadDirectory/.oftp-partial).
 	TempPath string
 	// ReceivedFileNameFormat names received files; see DirectoryReceiver.
 	ReceivedFileNameFormat string

@@ -147,7 +147,7 @@ func TestResponderRejectsBrokenInput(t *testing.T) {
 			if names := inboxNames(t, p.inbox); len(names) != 0 {
 				t.Fatalf("inbox holds %v", names)
 			}
-			ents, _ := os.ReadDir(p.inbox)
+			ents, _ := os.ReadDir(filepath.Join(p.inbox, oftp.PartialDirName))
 			for _, e := range ents {
 				t.Errorf("leftover %s", e.Name())
 			}
@@ -615,7 +615,7 @@ func TestResponderChecksEFIDCounts(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(p.inbox, "GOOD")); string(got) != "abcdef" {
 		t.Fatalf("stored %q", got)
 	}
-	if ents, _ := os.ReadDir(p.inbox); len(ents) != 1 {
+	if ents, _ := os.ReadDir(filepath.Join(p.inbox, oftp.PartialDirName)); len(ents) != 0 {
 		t.Fatalf("temporary files left: %v", ents)
 	}
 }

@@ -283,11 +283,11 @@ func (s *session) flush() error {
 	return nil
 }
 
-// refreshDeadline keeps a write deadline of Timeout ahead, so that a partner that stops
-// reading cannot block us forever; it is renewed at most every second.
+// refreshDeadline keeps a write deadline between Timeout/2 and Timeout ahead, so that a
+// partner that stops reading cannot block us forever, without a system call per write.
 func (s *session) refreshDeadline() {
 	now := time.Now()
-	if s.deadline.Sub(now) > s.opts.Timeout-time.Second {
+	if s.deadline.Sub(now) > s.opts.Timeout/2 {
 		return
 	}
 	s.deadline = now.Add(s.opts.Timeout)
