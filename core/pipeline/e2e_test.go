@@ -741,3 +741,33 @@ func TestCommitWithoutStateRecovers(t *testing.T) {
 		t.Error("the recovery path was not taken")
 	}
 }
+
+// The source plugin process is killed while a file streams out of it: the session is
+// interrupted, the plugin restarts and the file is sent again and arrives once.
+func TestSourcePluginKilledMidFile(t *testing.T) {
+	var killed atomic.Bool
+	var a *node
+	aa, b := twoNodes(t, func(o *Options) {
+		o.Events.Progress = func(info oftp.TransferInfo, octets int64) {
+			if info.Direction == oftp.Outgoing && octets > 1<<20 && killed.CompareAndSwap(false, true) {
+				if pid := a.set.Plugin("outbox").PID(); pid != 0 {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+		}
+	}, nil)
+	a = aa
+	data := pattern(6<<20, 12)
+	a.drop(t, "SRC.DAT", data)
+	waitFor(t, "A's EERP after the retry", 60*time.Second, func() bool { return exists(filepath.Join(a.dir, "outbox/sent/SRC.DAT")) })
+	if !killed.Load() {
+		t.Fatal("the source plugin was never killed")
+	}
+	sameFile(t, filepath.Join(b.dir, "inbox/OACME/SRC.DAT"), data)
+	if !strings.Contains(a.logs.String(), "will retry") {
+		t.Error("the first attempt did not fail; the kill came too late to test anything")
+	}
+	if got := visible(t, filepath.Join(b.dir, "inbox")); len(got) != 1 {
+		t.Errorf("B's inbox holds %v, want one file", got)
+	}
+}
