@@ -771,3 +771,22 @@ func TestSourcePluginKilledMidFile(t *testing.T) {
 		t.Errorf("B's inbox holds %v, want one file", got)
 	}
 }
+
+// A partner we cannot call collects its files itself: B calls A on its schedule, A's
+// responder hands over the queued file, and B's EERP comes back for A's source.
+func TestScheduledCallCollectsFiles(t *testing.T) {
+	dir := t.TempDir()
+	k := newPKI(t, dir)
+	pa, pb := freePort(t), freePort(t)
+	a := startNode(t, filepath.Join(dir, "a"), nodeSpec{name: "A", ssid: "OACME", password: "PWA", port: pa,
+		peer: "b", peerSSID: "OBETA", peerPW: "PWB"}, k, nil) // no address: A never calls B
+	b := startNode(t, filepath.Join(dir, "b"), nodeSpec{name: "B", ssid: "OBETA", password: "PWB", port: pb,
+		peer: "a", peerSSID: "OACME", peerPW: "PWA", peerPort: pa, peerExtra: "schedule {\n    every = \"10s\"\n  }"}, k, nil)
+	data := pattern(500<<10, 13)
+	a.drop(t, "PICKUP.DAT", data)
+	waitFor(t, "B's scheduled call collecting the file", 40*time.Second, func() bool {
+		return exists(filepath.Join(b.dir, "inbox/OACME/PICKUP.DAT"))
+	})
+	sameFile(t, filepath.Join(b.dir, "inbox/OACME/PICKUP.DAT"), data)
+	waitFor(t, "A's EERP", 30*time.Second, func() bool { return exists(filepath.Join(a.dir, "outbox/sent/PICKUP.DAT")) })
+}
