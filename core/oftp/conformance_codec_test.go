@@ -244,3 +244,21 @@ func TestConformanceEFIDCountMismatch(t *testing.T) {
 		wait()
 	})
 }
+
+// NERP does not exist below 1.4: at 1.3 its letter is not a command (ESID 01).
+func TestConformanceNERPAt13(t *testing.T) {
+	cfNoLeaks(t)
+	s := newCFServer(t, nil)
+	p, _ := s.logon(cfProposal(wire.Level13, 4096, 8))
+	n, err := wire.Encode(nil, cfNERP(35), wire.Level14) // the 1.4 layout, 128 octets
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.raw(n)
+	_, esid, ok := p.expect(wire.CodeESID)
+	if !ok || string(esid) != "F01\r" {
+		t.Fatalf("ESID %q, want F01 in the 1.3 layout", esid)
+	}
+	p.expectClosed()
+	cfReason(t, s.result(), "ESID", 1, true)
+}

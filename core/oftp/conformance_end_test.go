@@ -375,3 +375,22 @@ func TestConformanceESIDLayouts(t *testing.T) {
 		}
 	})
 }
+
+// Without DisconnectAfterEndSession the sender of ESID 00 waits in WF_NDISC for the
+// partner to close (§9.10 E, §9.9 F) instead of closing first.
+func TestConformanceWaitForDisconnect(t *testing.T) {
+	cfNoLeaks(t)
+	s := newCFServer(t, func(o *oftp.Options, _ *oftp.Partner) { o.DisconnectAfterEndSession = false })
+	p, _ := s.logon(cfProposal(wire.Level20, 4096, 8))
+	p.send(wire.CD{})
+	if _, _, ok := p.expect(wire.CodeESID); !ok {
+		t.FailNow()
+	}
+	if !p.quiet() {
+		t.FailNow()
+	}
+	p.close()
+	if err := s.result(); err != nil {
+		t.Fatal(err)
+	}
+}

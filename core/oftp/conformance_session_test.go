@@ -366,3 +366,79 @@ func TestConformanceRestartNegotiation(t *testing.T) {
 		})
 	}
 }
+
+// SFNA carries the exact reason and leaves the roles as they were (§9.12 H: IDLELI);
+// a restart proposal for a file we hold nothing of is answered with count 0 (§5.3.4).
+func TestConformanceStartFileAnswers(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		dest, orig string
+		format     wire.Format
+		lrecl      int
+		reason     int
+	}{
+		{"not for us", "O0013SOMEONE", cfClientID, wire.FormatUnstructured, 0, 2},
+		{"from an unknown originator", cfServerID, "O0013SOMEONE", wire.FormatUnstructured, 0, 3},
+		{"F file without record length", cfServerID, cfClientID, wire.FormatFixed, 0, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfNoLeaks(t)
+			s := newCFServer(t, nil)
+			p, _ := s.logon(cfProposal(wire.Level20, 4096, 8))
+			sfid := cfSFID("REFUSED", tc.dest, tc.orig, 10)
+			sfid.Format, sfid.MaxRecordSize = tc.format, tc.lrecl
+			p.send(sfid)
+			cmd, b, ok := p.expect(wire.CodeSFNA)
+			if !ok {
+				t.FailNow()
+			}
+			if r := cmd.(wire.SFNA); r.Reason != tc.reason || r.Retry {
+				t.Fatalf("SFNA %q, want %02d without retry", b, tc.reason)
+			}
+			// Still the speaker: the next file goes through.
+			if _, ok := p.sendFile("ACCEPTED", cfServerID, cfClientID, cfContent(10), 4096, 8); !ok {
+				t.FailNow()
+			}
+			p.send(wire.CD{})
+			p.expect(wire.CodeEERP)
+			p.send(wire.RTR{})
+			p.expect(wire.CodeCD)
+			p.send(wire.ESID{})
+			p.expectClosed()
+			if err := s.result(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	t.Run("restart of a file we do not hold", func(t *testing.T) {
+		cfNoLeaks(t)
+		s := newCFServer(t, func(o *oftp.Options, _ *oftp.Partner) { o.Restart = true })
+		prop := cfProposal(wire.Level20, 4096, 8)
+		prop.Restart = true
+		p, _ := s.logon(prop)
+		content := cfContent(3000)
+		sfid := cfSFID("UNKNOWN", cfServerID, cfClientID, len(content))
+		sfid.RestartPos = 2
+		p.send(sfid)
+		cmd, _, ok := p.expect(wire.CodeSFPA)
+		if !ok || cmd.(wire.SFPA).AnswerCount != 0 {
+			t.Fatalf("SFPA %+v", cmd)
+		}
+		for _, b := range cfPack([][]byte{content}, 4096) {
+			p.raw(b)
+		}
+		p.send(wire.EFID{UnitCount: int64(len(content))})
+		if _, _, ok := p.expect(wire.CodeEFPA); !ok {
+			t.FailNow()
+		}
+		p.send(wire.CD{})
+		p.expect(wire.CodeEERP)
+		p.send(wire.RTR{})
+		p.expect(wire.CodeCD)
+		p.send(wire.ESID{})
+		p.expectClosed()
+		if err := s.result(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

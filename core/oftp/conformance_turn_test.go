@@ -556,3 +556,51 @@ func TestConformanceWaitForCD(t *testing.T) {
 		cfNothingVisible(t, opts.DownloadDirectory, true)
 	})
 }
+
+// Commands that only belong to a file or to the other role are protocol errors in the
+// idle states (§9.10 C, §9.12 B).
+func TestConformanceCommandsInWrongState(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cmd  wire.Command
+	}{
+		{"DATA in IDLELI", wire.DATA{Payload: []byte{0x83, 'A', 'B', 'C'}}},
+		{"EFID in IDLELI", wire.EFID{UnitCount: 3}},
+		{"CDT in IDLELI", wire.CDT{}},
+		{"RTR in IDLELI", wire.RTR{}},
+		{"EFPA in IDLELI", wire.EFPA{}},
+		{"SSID in IDLELI", cfProposal(wire.Level20, 4096, 8)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfNoLeaks(t)
+			s := newCFServer(t, nil)
+			p, _ := s.logon(cfProposal(wire.Level20, 4096, 8))
+			p.send(tc.cmd)
+			p.expectESID(2)
+			cfReason(t, s.result(), "ESID", 2, true)
+			cfNothingVisible(t, s.inbox, true)
+		})
+	}
+	for _, tc := range []struct {
+		name string
+		cmd  wire.Command
+	}{
+		{"RTR to an idle speaker", wire.RTR{}},
+		{"CDT to an idle speaker", wire.CDT{}},
+		{"EERP to an idle speaker", cfEERP()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfNoLeaks(t)
+			addr, wait := cfResponder(t, func(p *cfPeer) {
+				if _, ok := p.respond(cfAnswer(wire.Level20, 4096, 8)); !ok {
+					return
+				}
+				p.send(tc.cmd)
+				p.expectESID(2)
+			})
+			c := cfMustDial(t, addr, cfClientOptions(t))
+			cfReason(t, c.Wait(), "ESID", 2, true)
+			wait()
+		})
+	}
+}
