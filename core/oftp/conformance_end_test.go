@@ -394,3 +394,31 @@ func TestConformanceWaitForDisconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A partner that aborts while our client receives its file: the partner's reason is
+// returned and, once the session has ended, nothing of the file is left.
+func TestConformanceClientReceivingAborted(t *testing.T) {
+	cfNoLeaks(t)
+	addr, wait := cfResponder(t, func(p *cfPeer) {
+		if _, ok := p.respond(cfAnswer(wire.Level20, 128, 8)); !ok {
+			return
+		}
+		p.expect(wire.CodeCD)
+		content := cfContent(500)
+		p.send(cfSFID("HALF", cfClientID, cfServerID, len(content)))
+		p.expect(wire.CodeSFPA)
+		p.raw(cfPack([][]byte{content}, 128)[0])
+		p.send(wire.ESID{Reason: 5})
+		p.expectClosed()
+	})
+	opts := cfClientOptions(t)
+	c := cfMustDial(t, addr, opts)
+	files, err := c.ReceiveFiles(cfCtx(t))
+	cfReason(t, err, "ESID", 5, false)
+	if len(files) != 0 {
+		t.Errorf("files %v", files)
+	}
+	cfReason(t, c.Wait(), "ESID", 5, false)
+	wait()
+	cfNothingVisible(t, opts.DownloadDirectory, true)
+}
