@@ -14,7 +14,8 @@ import (
 // Partner is what a responder knows about an initiator, found by its SSID code.
 type Partner struct {
 	SSIDCode string
-	// SFIDCode is the partner's code in files (originator we accept); default SSIDCode.
+	// SFIDCode is the partner's code in files: the originator we accept unless
+	// AcceptAnySFIDCode (empty: Options.PartnerSFIDCode, and no check if that is empty).
 	SFIDCode string
 	// Password is what the partner must send in SSIDPSWD; empty accepts any.
 	Password string

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -115,8 +116,13 @@ func ParseCaptureFile(path string) (*Capture, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return ParseCapture(f, path)
+}
+
+// ParseCapture parses a capture from r; path names it in errors and gives its Name.
+func ParseCapture(r io.Reader, path string) (*Capture, error) {
 	c := &Capture{Name: strings.TrimSuffix(filepath.Base(path), ".txt")}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	line := 0
 	for sc.Scan() {
