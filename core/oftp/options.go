@@ -142,7 +142,9 @@ type Options struct {
 	ExchangeBufferSize int
 	// CreditCount is SSIDCRED, 1..999 (DefaultCreditCount).
 	CreditCount int
-	// Compress offers buffer compression (SSIDCMPR); used only if both sides offer it.
+	// Compress offers buffer compression (SSIDCMPR, subrecord run-length coding); used
+	// only if both sides offer it. File compression (the seed's compress property) is
+	// OutgoingFile.Compressed, produced by an OutgoingTransform.
 	Compress bool
 	// Restart offers restart of interrupted files (SSIDREST).
 	Restart bool
