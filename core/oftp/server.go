@@ -174,7 +174,16 @@ func (srv *Server) Serve(l net.Listener) error {
 			return err
 		}
 		backoff = 0
+		// Register under the lock that Close takes, so Close never waits while a new
+		// session is being added.
+		srv.mu.Lock()
+		if srv.closed {
+			srv.mu.Unlock()
+			conn.Close()
+			return ErrServerClosed
+		}
 		srv.wg.Add(1)
+		srv.mu.Unlock()
 		go func() {
 			defer srv.wg.Done()
 			_ = srv.serveConn(context.Background(), conn, opts)
