@@ -139,9 +139,9 @@ func (ss *secureSink) consume(pr *io.PipeReader, v cms.Verification, early error
 	}
 	bw := bufio.NewWriterSize(ss.next, 64<<10)
 	var w io.Writer = bw
-	var vdec *vDecoder
+	var vdec *cms.VRecordDecoder
 	if vlrecl >= 0 {
-		vdec = newVDecoder(&recordWriter{bw: bw, next: ss.next}, vlrecl)
+		vdec = cms.NewVRecordDecoder(&recordWriter{bw: bw, next: ss.next}, vlrecl)
 		w = vdec
 	}
 	buf := make([]byte, copyBuf)

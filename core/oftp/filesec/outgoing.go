@@ -105,8 +105,8 @@ func (s *Security) TransformOutgoing(ctx context.Context, f *oftp.OutgoingFile) 
 	var lines int64
 	if g.Format == oftp.FormatVariable {
 		vlrecl = g.MaxRecordSize
-		if vlrecl <= 0 || vlrecl > maxVRecord {
-			return nil, fmt.Errorf("%w: a secured V file needs MaxRecordSize 1..%d, got %d", ErrVRecord, maxVRecord, vlrecl)
+		if vlrecl <= 0 || vlrecl > cms.MaxVRecord {
+			return nil, fmt.Errorf("%w: a secured V file needs MaxRecordSize 1..%d, got %d", ErrVRecord, cms.MaxVRecord, vlrecl)
 		}
 		n, err := countLines(ctx, f.Source)
 		if err != nil {
@@ -210,7 +210,7 @@ func (ps *protectedSource) produce(src io.Reader, out io.Writer) error {
 		return err
 	}
 	var w io.Writer = fw
-	var venc *vEncoder
+	var venc *lineRecords
 	if ps.vlrecl > 0 {
 		if venc, err = newVEncoder(fw, ps.vlrecl); err != nil {
 			return err
@@ -283,12 +283,14 @@ func (h *hashedSource) Open(ctx context.Context, offset int64) (io.ReadCloser, e
 		return nil, err
 	}
 	var w io.Writer = fh
+	var lines *lineRecords
 	if h.format == oftp.FormatVariable {
-		w = &lineDataWriter{dst: fh}
+		lines = &lineRecords{dst: recordData{fh}}
+		w = lines
 	}
 	return &hashingReader{rc: rc, w: w, done: func() {
-		if lw, ok := w.(*lineDataWriter); ok {
-			lw.flush()
+		if lines != nil {
+			_ = lines.Close() // the hasher does not fail
 		}
 		h.rec.hash, h.rec.sha1 = fh.Sum(), fh.SumSHA1()
 		h.s.sent.put(h.key, h.rec)
@@ -313,46 +315,3 @@ func (r *hashingReader) Read(p []byte) (int, error) {
 }
 
 func (r *hashingReader) Close() error { return r.rc.Close() }
-
-// lineDataWriter forwards the record data of a V file in local form: LF and a CR
-// right before it are dropped, as the session does when it cuts records.
-type lineDataWriter struct {
-	dst     io.Writer
-	pending bool
-}
-
-func (l *lineDataWriter) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 {
-		i := bytes.IndexByte(p, '\n')
-		if l.pending {
-			l.pending = false
-			if i != 0 {
-				l.dst.Write([]byte{'\r'})
-			}
-		}
-		if i < 0 {
-			seg := p
-			if seg[len(seg)-1] == '\r' {
-				seg = seg[:len(seg)-1]
-				l.pending = true
-			}
-			l.dst.Write(seg)
-			break
-		}
-		seg := p[:i]
-		if len(seg) > 0 && seg[len(seg)-1] == '\r' {
-			seg = seg[:len(seg)-1]
-		}
-		l.dst.Write(seg)
-		p = p[i+1:]
-	}
-	return n, nil
-}
-
-func (l *lineDataWriter) flush() {
-	if l.pending {
-		l.pending = false
-		l.dst.Write([]byte{'\r'})
-	}
-}

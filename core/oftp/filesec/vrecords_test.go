@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+
+	"github.com/oftp2/connector/core/oftp/cms"
 )
 
 // records collects decoded V records as the session stores them (CR-LF after each).
@@ -41,7 +43,7 @@ func TestVRecordPrefixes(t *testing.T) {
 		}
 	}
 	var r records
-	d := newVDecoder(&r, 10)
+	d := cms.NewVRecordDecoder(&r, 10)
 	for _, b := range want { // one octet at a time
 		if _, err := d.Write([]byte{b}); err != nil {
 			t.Fatal(err)
@@ -64,78 +66,110 @@ func TestVRecordErrors(t *testing.T) {
 	if _, err := newVEncoder(&out, 70000); !errors.Is(err, ErrVRecord) {
 		t.Fatalf("record length beyond 2 octets: %v", err)
 	}
-	for _, in := range [][]byte{{0x00}, {0x00, 0x05, 'A'}, {0x00, 0x04, 'A', 'B', 'C', 'D', 0x00, 0x09}} {
-		var r records
-		d := newVDecoder(&r, 5)
-		_, err := d.Write(in)
-		if err == nil {
-			err = d.Close()
+	if _, err := newVEncoder(&out, 0); !errors.Is(err, ErrVRecord) {
+		t.Fatalf("record length 0: %v", err)
+	}
+}
+
+// TestRecordData checks what the hash of a V file sees: the data of every record,
+// without line ends, whatever the chunking.
+func TestRecordData(t *testing.T) {
+	local := []byte("AB\r\n\nCDE\r\r\nlast\r")
+	for chunk := 1; chunk <= len(local); chunk++ {
+		var data bytes.Buffer
+		l := &lineRecords{dst: recordData{&data}}
+		for p := local; len(p) > 0; {
+			k := min(chunk, len(p))
+			if _, err := l.Write(p[:k]); err != nil {
+				t.Fatal(err)
+			}
+			p = p[k:]
 		}
-		if !errors.Is(err, ErrVRecord) {
-			t.Fatalf("%x: %v", in, err)
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := data.String(); got != "ABCDE\rlast\r" {
+			t.Fatalf("chunk %d: %q", chunk, got)
 		}
 	}
 }
 
-// FuzzVRecords feeds arbitrary octets to the prefix decoder (it must fail cleanly and
-// never hold more than the current octet) and checks that encoding any local text
-// decodes back to its records.
+// FuzzVRecords takes arbitrary octets as the local text of a V file: encoding fails
+// exactly when a line is longer than the maximum record length, and otherwise decodes
+// back to its records, whose data is what the file hash covers. The prefix decoder
+// itself is fuzzed in package cms (FuzzVRecordDecoder).
 func FuzzVRecords(f *testing.F) {
 	f.Add([]byte("\x00\x02AB\x00\x00"), uint16(10))
 	f.Add([]byte("line one\r\nline two\nthree"), uint16(80))
 	f.Add([]byte{0xff, 0xff, 1, 2}, uint16(0))
 	f.Fuzz(func(t *testing.T, in []byte, lrecl uint16) {
-		var r records
-		d := newVDecoder(&r, int(lrecl))
-		_, err := d.Write(in)
-		if err == nil {
-			_ = d.Close()
+		limit := int(lrecl)
+		if limit == 0 {
+			limit = cms.MaxVRecord
 		}
-		if r.Len() > len(in)+2*len(in) {
-			t.Fatalf("decoded %d octets from %d", r.Len(), len(in))
+		// Expected: the lines without LF or the CR right before it; an unterminated
+		// last line counts when it is not empty.
+		var want, data bytes.Buffer
+		var cur []byte
+		longest := 0
+		end := func() {
+			longest = max(longest, len(cur))
+			want.Write(cur)
+			want.WriteString("\r\n")
+			data.Write(cur)
+			cur = cur[:0]
 		}
-		// Round trip of the input taken as local text.
+		for _, c := range in {
+			if c != '\n' {
+				cur = append(cur, c)
+				continue
+			}
+			if n := len(cur); n > 0 && cur[n-1] == '\r' {
+				cur = cur[:n-1]
+			}
+			end()
+		}
+		if len(cur) > 0 {
+			end()
+		}
 		var enc bytes.Buffer
-		e, err := newVEncoder(&enc, maxVRecord)
+		e, err := newVEncoder(&enc, limit)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.Write(in); err != nil {
-			return // a line longer than 65535 octets cannot be a V record
+		if _, err = e.Write(in); err == nil {
+			err = e.Close()
 		}
-		if err := e.Close(); err != nil {
+		if err != nil {
+			if !errors.Is(err, ErrVRecord) || longest <= limit {
+				t.Fatalf("encoding with lines of at most %d octets, maximum %d: %v", longest, limit, err)
+			}
 			return
 		}
+		if longest > limit {
+			t.Fatalf("a line of %d octets passed the maximum %d", longest, limit)
+		}
 		var back records
-		d = newVDecoder(&back, 0)
+		d := cms.NewVRecordDecoder(&back, limit)
 		if _, err := d.Write(enc.Bytes()); err != nil {
 			t.Fatal(err)
 		}
 		if err := d.Close(); err != nil {
 			t.Fatal(err)
 		}
-		// Expected: every record's data followed by CR-LF.
-		var want bytes.Buffer
-		var cur []byte
-		for i := 0; i < len(in); i++ {
-			switch {
-			case in[i] == '\n':
-				if n := len(cur); n > 0 && cur[n-1] == '\r' {
-					cur = cur[:n-1]
-				}
-				want.Write(cur)
-				want.WriteString("\r\n")
-				cur = cur[:0]
-			default:
-				cur = append(cur, in[i])
-			}
-		}
-		if len(cur) > 0 {
-			want.Write(cur)
-			want.WriteString("\r\n")
-		}
 		if !bytes.Equal(back.Bytes(), want.Bytes()) {
 			t.Fatalf("round trip of %q gave %q, want %q", in, back.Bytes(), want.Bytes())
+		}
+		var hashed bytes.Buffer
+		l := &lineRecords{dst: recordData{&hashed}}
+		if _, err := l.Write(in); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(hashed.Bytes(), data.Bytes()) {
+			t.Fatalf("record data of %q is %q, want %q", in, hashed.Bytes(), data.Bytes())
 		}
 	})
 }
@@ -154,7 +188,7 @@ func BenchmarkVRecords(b *testing.B) {
 		e.Write(in)
 		e.Close()
 		var r records
-		d := newVDecoder(&r, 1024)
+		d := cms.NewVRecordDecoder(&r, 1024)
 		if _, err := d.Write(enc.Bytes()); err != nil {
 			b.Fatal(err)
 		}
