@@ -70,6 +70,54 @@ func FuzzResponderInput(f *testing.F) {
 	})
 }
 
+// FuzzInitiatorInput plays arbitrary octets as the responder's byte stream against a
+// client that logs on, sends a small file and logs off: no panic, no hang.
+func FuzzInitiatorInput(f *testing.F) {
+	f.Add(mustHex("10000017494f444554544520465450205245414459200d" +
+		"1000004158354143434f52445352562020202020202020202020202020202053525650572020203034303936424e4e4e3036344e2020202020202020202020200d" +
+		"10000016323030303030303030303030303030303030" + "10000006344e" + "1000000552"))
+	f.Add([]byte("\x10\x00\x00\x17IODETTE FTP READY \r\x10\x00\x00\x05F"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		opts := oftp.DefaultOptions()
+		opts.SSIDCode, opts.Password = "ACCORDCLI", "CLIPW"
+		opts.PartnerSSIDCode, opts.PartnerPassword = "ACCORDSRV", "SRVPW"
+		opts.Compress, opts.Restart = true, true
+		opts.Timeout = 2 * time.Second
+		opts.Receiver = discardReceiver()
+		a, b := net.Pipe()
+		go io.Copy(io.Discard, b)
+		go func() {
+			b.Write(in)
+			b.Close()
+		}()
+		opts.Dialer = pipeDialer{a}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			c, err := oftp.Dial(ctx, "pipe:1", opts)
+			if err != nil {
+				return
+			}
+			defer c.Disconnect()
+			c.SendFile(ctx, &oftp.OutgoingFile{DatasetName: "FUZZ", Source: oftp.SourceFunc(func(context.Context, int64) (io.ReadCloser, error) {
+				return io.NopCloser(bytes.NewReader([]byte("data"))), nil
+			})})
+			c.Logoff(ctx)
+		}()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			t.Fatal("session did not end")
+		}
+	})
+}
+
+type pipeDialer struct{ c net.Conn }
+
+func (d pipeDialer) DialContext(context.Context, string, string) (net.Conn, error) { return d.c, nil }
+
 // FuzzReceivedFileName checks that no dataset name or macro leads outside the download
 // directory.
 func FuzzReceivedFileName(f *testing.F) {
