@@ -541,6 +541,14 @@ func (s *FileStore) Settled(_ context.Context, key FileKey) error {
 	return s.write(&record{Op: opSettled, Key: &key})
 }
 
+// ExpectedFile implements Store.
+func (s *FileStore) ExpectedFile(_ context.Context, key FileKey) (Expected, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.st.expected[key]
+	return e, ok, nil
+}
+
 // ExpectedFiles implements Store.
 func (s *FileStore) ExpectedFiles(context.Context) ([]Expected, error) {
 	s.mu.Lock()

@@ -35,16 +35,8 @@ var errAnswered = errors.New("end response already received")
 
 // answered reports whether the partner's end response for key is recorded.
 func (p *Pipeline) answered(ctx context.Context, key FileKey) bool {
-	exp, err := p.store.ExpectedFiles(ctx)
-	if err != nil {
-		return false
-	}
-	for _, e := range exp {
-		if e.Key == key {
-			return e.Response != nil
-		}
-	}
-	return false
+	e, ok, err := p.store.ExpectedFile(ctx, key)
+	return err == nil && ok && e.Response != nil
 }
 
 // pollLoop lists an outbound block's source every Poll and queues new files.

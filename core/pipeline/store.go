@@ -97,6 +97,8 @@ type Store interface {
 	Respond(ctx context.Context, er oftp.EndResponse) (bool, error)
 	// Settled forgets an expected file once its source was told the outcome.
 	Settled(ctx context.Context, key FileKey) error
+	// ExpectedFile returns the expected file with key, if any.
+	ExpectedFile(ctx context.Context, key FileKey) (Expected, bool, error)
 	// ExpectedFiles lists every expected file.
 	ExpectedFiles(ctx context.Context) ([]Expected, error)
 
