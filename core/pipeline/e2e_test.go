@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/oftp2/connector/core/config"
 	"github.com/oftp2/connector/core/oftp"
 	"github.com/oftp2/connector/core/oftp/certs/certtest"
@@ -179,52 +180,79 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// nodeStart is one connector of startNodes.
+type nodeStart struct {
+	dir   string
+	spec  nodeSpec
+	tweak func(*Options)
+}
+
 func startNode(t *testing.T, dir string, spec nodeSpec, k pki, tweak func(*Options)) *node {
 	t.Helper()
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "connector.hcl")
-	if err := os.WriteFile(path, []byte(spec.hcl(dir, k)), 0o640); err != nil {
-		t.Fatal(err)
-	}
-	cfg, diags := config.Load(path, config.Options{})
-	if diags.HasErrors() {
-		t.Fatalf("config: %v", diags)
-	}
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", spec.name)
-	host := pluginhost.New(pluginhost.Options{Logger: log})
+	return startNodes(t, k, nodeStart{dir, spec, tweak})[0]
+}
+
+// startNodes starts connectors; their plugin processes start concurrently, which is
+// most of the time a start takes.
+func startNodes(t *testing.T, k pki, starts ...nodeStart) []*node {
+	t.Helper()
 	ctx := context.Background()
-	set, diags := StartPlugins(ctx, cfg, host)
-	if diags.HasErrors() {
-		host.Close()
-		t.Fatalf("plugins: %v", diags)
-	}
-	opts := Options{Config: cfg, Plugins: set, Logger: log, RetryInterval: 500 * time.Millisecond, ShutdownTimeout: 10 * time.Second}
-	if tweak != nil {
-		tweak(&opts)
-	}
-	p, err := New(opts)
-	if err != nil {
-		host.Close()
-		t.Fatal(err)
-	}
-	if err := p.Start(ctx); err != nil {
-		host.Close()
-		t.Fatal(err)
-	}
-	n := &node{dir: dir, cfg: cfg, host: host, set: set, p: p, logs: logs}
-	t.Cleanup(func() {
-		if err := p.Shutdown(context.Background()); err != nil {
-			t.Errorf("%s: shutdown: %v", spec.name, err)
+	nodes := make([]*node, len(starts))
+	diags := make([]hcl.Diagnostics, len(starts))
+	var wg sync.WaitGroup
+	for i, st := range starts {
+		if err := os.MkdirAll(st.dir, 0o750); err != nil {
+			t.Fatal(err)
 		}
-		host.Close()
-		if t.Failed() {
-			t.Logf("%s log:\n%s", spec.name, logs.String())
+		path := filepath.Join(st.dir, "connector.hcl")
+		if err := os.WriteFile(path, []byte(st.spec.hcl(st.dir, k)), 0o640); err != nil {
+			t.Fatal(err)
 		}
-	})
-	return n
+		cfg, d := config.Load(path, config.Options{})
+		if d.HasErrors() {
+			t.Fatalf("config: %v", d)
+		}
+		logs := &syncBuffer{}
+		log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", st.spec.name)
+		n := &node{dir: st.dir, cfg: cfg, host: pluginhost.New(pluginhost.Options{Logger: log}), logs: logs}
+		nodes[i] = n
+		t.Cleanup(func() { n.host.Close() })
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n.set, diags[i] = StartPlugins(ctx, cfg, n.host)
+		}()
+	}
+	wg.Wait()
+	for i, st := range starts {
+		n := nodes[i]
+		if diags[i].HasErrors() {
+			t.Fatalf("%s plugins: %v", st.spec.name, diags[i])
+		}
+		log := slog.New(slog.NewTextHandler(n.logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", st.spec.name)
+		opts := Options{Config: n.cfg, Plugins: n.set, Logger: log, RetryInterval: 500 * time.Millisecond, ShutdownTimeout: 10 * time.Second}
+		if st.tweak != nil {
+			st.tweak(&opts)
+		}
+		p, err := New(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		n.p = p
+		name := st.spec.name
+		t.Cleanup(func() {
+			if err := p.Shutdown(context.Background()); err != nil {
+				t.Errorf("%s: shutdown: %v", name, err)
+			}
+			if t.Failed() {
+				t.Logf("%s log:\n%s", name, n.logs.String())
+			}
+		})
+	}
+	return nodes
 }
 
 // drop puts a file into the node's outbox the way users should: written under a
@@ -336,10 +364,12 @@ func twoNodes(t *testing.T, tweakA, tweakB func(*Options)) (a, b *node) {
 	dir := t.TempDir()
 	k := newPKI(t, dir)
 	pa, pb := freePort(t), freePort(t)
-	a = startNode(t, filepath.Join(dir, "a"), nodeSpec{name: "A", ssid: "OACME", password: "PWA", port: pa,
-		peer: "b", peerSSID: "OBETA", peerPW: "PWB", peerPort: pb}, k, tweakA)
-	b = startNode(t, filepath.Join(dir, "b"), nodeSpec{name: "B", ssid: "OBETA", password: "PWB", port: pb,
-		peer: "a", peerSSID: "OACME", peerPW: "PWA", peerPort: pa}, k, tweakB)
+	nodes := startNodes(t, k,
+		nodeStart{filepath.Join(dir, "a"), nodeSpec{name: "A", ssid: "OACME", password: "PWA", port: pa,
+			peer: "b", peerSSID: "OBETA", peerPW: "PWB", peerPort: pb}, tweakA},
+		nodeStart{filepath.Join(dir, "b"), nodeSpec{name: "B", ssid: "OBETA", password: "PWB", port: pb,
+			peer: "a", peerSSID: "OACME", peerPW: "PWA", peerPort: pa}, tweakB})
+	a, b = nodes[0], nodes[1]
 	return a, b
 }
 
