@@ -84,14 +84,15 @@ type session struct {
 	done    chan struct{}
 	timer   *time.Timer
 
-	encBuf   []byte
-	counter  int
-	owed     []EndResponse
-	received []ReceivedFile
-	err      error
-	deadline time.Time
-	rxbuf    *bufio.Writer
-	sth      []byte // STH of the buffer being written
+	encBuf     []byte
+	counter    int
+	counterSec int64
+	owed       []EndResponse
+	received   []ReceivedFile
+	err        error
+	deadline   time.Time
+	rxbuf      *bufio.Writer
+	sth        []byte // STH of the buffer being written
 	// partner is the configured partner of a responder session.
 	partner *Partner
 }
@@ -919,10 +920,17 @@ func (s *session) sendEndResponse(ctx context.Context, er *EndResponse) error {
 	return nil
 }
 
-// nextCounter returns the sub-second counter for the next stamp (1..9999).
-func (s *session) nextCounter() int {
-	s.counter = s.counter%9999 + 1
-	return s.counter
+// nextCounter returns the cccc of the next stamp for time t (1..9999): the ten-thousandth
+// of the second, so that files of different sessions in the same second differ too, and
+// always above the previous one within the same second of this session.
+func (s *session) nextCounter(t time.Time) int {
+	c := min(t.Nanosecond()/100_000+1, 9999)
+	sec := t.Unix()
+	if sec == s.counterSec && c <= s.counter {
+		c = s.counter%9999 + 1
+	}
+	s.counter, s.counterSec = c, sec
+	return c
 }
 
 // unitFor reports the restart unit and whether the file travels as U.

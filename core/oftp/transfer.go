@@ -47,7 +47,7 @@ func (s *session) sendFile(ctx context.Context, f *OutgoingFile) (res TransferRe
 		}
 		c := g.Counter
 		if c == 0 {
-			c = s.nextCounter()
+			c = s.nextCounter(t)
 		}
 		g.Stamp = NewStamp(t, c)
 	}
