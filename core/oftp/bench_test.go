@@ -58,6 +58,13 @@ func benchTLS(b *testing.B) (srv, cli *tls.Config) {
 	return &tls.Config{Certificates: []tls.Certificate{cert}}, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}
 }
 
+// BenchmarkTransferMemory shows that allocations per file do not depend on its size:
+// compare B/op of the two sizes.
+func BenchmarkTransferMemory(b *testing.B) {
+	b.Run("8MiB", func(b *testing.B) { benchOFTP(b, false, 8<<20) })
+	b.Run("256MiB", func(b *testing.B) { benchOFTP(b, false, 256<<20) })
+}
+
 // BenchmarkTransfer compares an OFTP file transfer (buffer 65535, credit 64) with a raw
 // copy over the same kind of connection, so that the ratio can be read off directly.
 func BenchmarkTransfer(b *testing.B) {
@@ -66,12 +73,12 @@ func BenchmarkTransfer(b *testing.B) {
 		if useTLS {
 			name = "TLS"
 		}
-		b.Run("raw-"+name, func(b *testing.B) { benchRaw(b, useTLS) })
-		b.Run("oftp-"+name, func(b *testing.B) { benchOFTP(b, useTLS) })
+		b.Run("raw-"+name, func(b *testing.B) { benchRaw(b, useTLS, benchSize) })
+		b.Run("oftp-"+name, func(b *testing.B) { benchOFTP(b, useTLS, benchSize) })
 	}
 }
 
-func benchRaw(b *testing.B, useTLS bool) {
+func benchRaw(b *testing.B, useTLS bool, size int64) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -103,11 +110,11 @@ func benchRaw(b *testing.B, useTLS bool) {
 		conn = tls.Client(conn, cliCfg)
 	}
 	buf := make([]byte, 256<<10)
-	b.SetBytes(benchSize)
+	b.SetBytes(size)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := io.CopyBuffer(conn, newPatternReader(benchSize), buf); err != nil {
+		if _, err := io.CopyBuffer(conn, newPatternReader(size), buf); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -116,7 +123,7 @@ func benchRaw(b *testing.B, useTLS bool) {
 	<-done
 }
 
-func benchOFTP(b *testing.B, useTLS bool) {
+func benchOFTP(b *testing.B, useTLS bool, size int64) {
 	srvOpts := baseOptions(nil, "O0013SERVER", "O0013CLIENT")
 	cliOpts := baseOptions(nil, "O0013CLIENT", "O0013SERVER")
 	for _, o := range []*oftp.Options{&srvOpts, &cliOpts} {
@@ -140,11 +147,11 @@ func benchOFTP(b *testing.B, useTLS bool) {
 		b.Fatal(err)
 	}
 	defer c.Disconnect()
-	f := &oftp.OutgoingFile{DatasetName: "BENCH", Size: benchSize, Source: patternSource{benchSize}}
+	f := &oftp.OutgoingFile{DatasetName: "BENCH", Size: size, Source: patternSource{size}}
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	b.SetBytes(benchSize)
+	b.SetBytes(size)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

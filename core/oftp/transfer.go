@@ -131,7 +131,14 @@ func (s *session) sendFile(ctx context.Context, f *OutgoingFile) (res TransferRe
 		s.opts.Events.StartTransfer(info)
 	}
 	// OPO: stream the records.
-	st := sender{s: s, ctx: ctx, credit: s.window, info: info, enc: wire.NewDataEncoder(s.bufSize, s.compress)}
+	// One encoder and one read buffer per session: files of any size and number
+	// allocate nothing more.
+	if s.enc == nil {
+		s.enc = wire.NewDataEncoder(s.bufSize, s.compress)
+		s.readBuf = make([]byte, readChunk)
+	}
+	s.enc.Reset()
+	st := sender{s: s, ctx: ctx, credit: s.window, info: info, enc: s.enc, buf: s.readBuf}
 	st.records = 0
 	if !asU {
 		st.records = agreed
@@ -284,6 +291,7 @@ type sender struct {
 	octets  int64
 	records int64
 	emitFn  func([]byte) error
+	buf     []byte
 }
 
 func (st *sender) emit(oeb []byte) error {
@@ -340,7 +348,7 @@ func (st *sender) write(p []byte, eor bool) error {
 // stream reads the source to the end and emits every buffer.
 func (st *sender) stream(r io.Reader, format Format, lrecl int, asU bool) error {
 	st.emitFn = st.emit
-	buf := make([]byte, readChunk)
+	buf := st.buf
 	var (
 		inRec   int  // F: octets of the current record; V: of the current line
 		pending bool // V: a CR held back at a chunk end
