@@ -149,6 +149,25 @@ func (c *Client) Logon(ctx context.Context) error {
 	return nil
 }
 
+// Connected reports whether the connection is open and the session has not ended.
+func (c *Client) Connected() bool {
+	c.mu.Lock()
+	conn, done := c.conn, c.done
+	c.mu.Unlock()
+	if conn == nil {
+		return false
+	}
+	if done == nil {
+		return true
+	}
+	select {
+	case <-done:
+		return false
+	default:
+		return true
+	}
+}
+
 // Session describes the negotiated session.
 func (c *Client) Session() SessionInfo {
 	c.mu.Lock()
@@ -240,6 +259,16 @@ func (c *Client) SendEndResponse(ctx context.Context, er EndResponse) error {
 // with nothing to do sends ESID 00.
 func (c *Client) Logoff(ctx context.Context) error {
 	rep := c.do(ctx, &request{kind: reqLogoff})
+	c.mu.Lock()
+	done := c.done
+	c.mu.Unlock()
+	if done != nil {
+		// The session goroutine finishes right after the last reply.
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+	}
 	if errors.Is(rep.err, ErrSessionClosed) {
 		c.mu.Lock()
 		serr := c.err

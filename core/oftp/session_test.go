@@ -27,8 +27,14 @@ func TestSendFileTCP(t *testing.T) {
 	if _, err := c.SendFile(ctx, outgoing("PAYLOAD", src, oftp.FormatUnstructured, 0)); err != nil {
 		t.Fatalf("SendFile: %v", err)
 	}
+	if !c.Connected() {
+		t.Fatal("not connected before logoff")
+	}
 	if err := c.Logoff(ctx); err != nil {
 		t.Fatalf("Logoff: %v", err)
+	}
+	if c.Connected() {
+		t.Fatal("still connected after logoff")
 	}
 	if err := p.serverEnd(); err != nil {
 		t.Fatalf("server session: %v", err)
