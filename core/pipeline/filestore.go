@@ -31,9 +31,9 @@ const maxJournalLine = 1 << 20
 // duplicate detection.
 const DefaultReceivedRetention = 90 * 24 * time.Hour
 
-// FileStore is a Store in a directory: an append-only journal of JSON lines, each
-// synced before the call returns, replayed at open and compacted when it has grown
-// well beyond the live state. A lock file keeps a second connector off the directory.
+// FileStore is a Store in a directory: an append-only journal of JSON lines (the ones
+// that create obligations synced before the call returns), replayed at open and
+// compacted when it has grown well beyond the live state. A lock file keeps a second connector off the directory.
 type FileStore struct {
 	mu      sync.Mutex
 	dir     string
@@ -386,7 +386,20 @@ func (s *FileStore) sortedExpected() []Expected {
 	return out
 }
 
-// write appends r durably and applies it. Called with mu held.
+// durable tells the records that create an obligation (a file to answer, a response
+// to send or to pass on) from those that only release one. Only the former are synced
+// before the call returns: losing a release in a crash repeats a harmless step (an end
+// response sent twice, a file offered again and answered SFNA 13), and the next synced
+// record makes it durable anyway.
+func durable(op string) bool {
+	switch op {
+	case opOwedSent, opAccepted, opUnexpect, opSettled, opAborted:
+		return false
+	}
+	return true
+}
+
+// write appends r and applies it; see durable for when it syncs. Called with mu held.
 func (s *FileStore) write(r *record) error {
 	if s.f == nil {
 		return errors.New("pipeline: store closed")
@@ -398,8 +411,10 @@ func (s *FileStore) write(r *record) error {
 	if _, err := s.f.Write(append(b, '\n')); err != nil {
 		return fmt.Errorf("pipeline: journal append: %w", err)
 	}
-	if err := s.f.Sync(); err != nil {
-		return fmt.Errorf("pipeline: journal sync: %w", err)
+	if durable(r.Op) {
+		if err := s.f.Sync(); err != nil {
+			return fmt.Errorf("pipeline: journal sync: %w", err)
+		}
 	}
 	if err := s.st.apply(r); err != nil {
 		return err
