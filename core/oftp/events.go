@@ -34,9 +34,14 @@ type TransferInfo struct {
 // TransferResult reports a finished (or failed) transfer.
 type TransferResult struct {
 	TransferInfo
-	// Records and Octets are the whole-file counts of EFID.
+	// Records and Octets are the whole-file counts of EFID; for an outgoing transfer
+	// that broke off, what was handed to the connection so far.
 	Records int64
 	Octets  int64
+	// ResumeAt, for an outgoing transfer that broke off after SFPA, is the restart
+	// position to propose next time (OutgoingFile.RestartPosition): whole 1 KiB blocks
+	// or whole records sent. The receiver answers what it really kept.
+	ResumeAt int64
 	// Err is nil when the listener answered EFPA, else a *ReasonError or the cause.
 	Err error
 }

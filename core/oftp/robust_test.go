@@ -350,9 +350,12 @@ func TestRestartAfterCut(t *testing.T) {
 	}
 	f := outgoing("RESTART", src, oftp.FormatUnstructured, 0)
 	f.Date, f.Counter = time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC), 1
-	_, err = c.SendFile(ctx, f)
+	first, err := c.SendFile(ctx, f)
 	if !errors.Is(err, oftp.ErrConnectionLost) {
 		t.Fatalf("first attempt: %v", err)
+	}
+	if first.ResumeAt == 0 || first.ResumeAt != first.Octets/1024 || first.Octets > sent.Load()+256<<10 {
+		t.Fatalf("resume hint %d for %d octets (progress %d)", first.ResumeAt, first.Octets, sent.Load())
 	}
 	c.Disconnect()
 	if err := p.serverEnd(); !errors.Is(err, oftp.ErrConnectionLost) {
@@ -363,7 +366,7 @@ func TestRestartAfterCut(t *testing.T) {
 	}
 	// Second session: propose what we sent; the responder answers what it kept.
 	c2 := p.dial(ctx)
-	f.RestartPosition = sent.Load() / 1024
+	f.RestartPosition = first.ResumeAt
 	if f.RestartPosition == 0 {
 		t.Fatal("nothing was sent before the cut")
 	}
@@ -408,17 +411,17 @@ func TestRestartFixedAndVariable(t *testing.T) {
 			}
 			f := outgoing("RECS", src, tc.format, tc.lrecl)
 			f.Date, f.Counter = time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC), 2
-			if _, err := c.SendFile(ctx, f); !errors.Is(err, oftp.ErrConnectionLost) {
+			first, err := c.SendFile(ctx, f)
+			if !errors.Is(err, oftp.ErrConnectionLost) {
 				t.Fatalf("first attempt: %v", err)
 			}
 			c.Disconnect()
 			p.serverEnd()
-			// Propose the records of the first half (more than got through the proxy); the
+			// Propose the records we sent (more than got through the proxy); the
 			// responder answers what it kept.
-			if tc.format == oftp.FormatFixed {
-				f.RestartPosition = int64(len(tc.content)/2) / int64(tc.lrecl)
-			} else {
-				f.RestartPosition = int64(bytes.Count(tc.content[:len(tc.content)/2], []byte("\n")))
+			f.RestartPosition = first.ResumeAt
+			if first.ResumeAt == 0 || first.ResumeAt > int64(bytes.Count(tc.content, []byte("\n"))+len(tc.content)/tc.lrecl) {
+				t.Fatalf("resume hint %d", first.ResumeAt)
 			}
 			c2 := p.dial(ctx)
 			res, err := c2.SendFile(ctx, f)

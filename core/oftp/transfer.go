@@ -149,13 +149,16 @@ func (s *session) sendFile(ctx context.Context, f *OutgoingFile) (res TransferRe
 			baseOctets = so.SkippedOctets()
 		}
 	}
-	if err := st.stream(rc, g.Format, g.MaxRecordSize, asU); err != nil {
-		return s.transferFailed(res, err)
-	}
-	res.Octets = baseOctets + st.octets
-	res.Records = st.records
+	serr := st.stream(rc, g.Format, g.MaxRecordSize, asU)
+	// Counts so far; a failure from here on reports them with a restart hint.
+	res.Octets, res.Records = baseOctets+st.octets, st.records
 	if asU {
-		res.Records = 0
+		res.Records, res.ResumeAt = 0, res.Octets/1024
+	} else {
+		res.ResumeAt = st.records
+	}
+	if serr != nil {
+		return s.transferFailed(res, serr)
 	}
 	// EFID is only legal with credit left (§9.11 Note 1): wait for CDT first.
 	if st.credit == 0 {
@@ -174,6 +177,7 @@ func (s *session) sendFile(ctx context.Context, f *OutgoingFile) (res TransferRe
 	switch c := cmd.(type) {
 	case wire.EFPA:
 		s.state = stIdleSpeaker
+		res.ResumeAt = 0
 		s.endTransferEvent(res)
 		if c.ChangeDirection || s.opts.SendCDAfterEFPA {
 			if err := s.send(&wire.CD{}); err != nil {
@@ -188,6 +192,7 @@ func (s *session) sendFile(ctx context.Context, f *OutgoingFile) (res TransferRe
 		return res, nil
 	case wire.EFNA:
 		s.state = stIdleSpeaker
+		res.ResumeAt = 0 // the receiver dropped the file: start again
 		text := c.Text
 		if text == "" {
 			text = reasonText("EFNA", c.Reason)
