@@ -32,6 +32,11 @@ var ErrPKCS7 = errors.New("certs: not a PKCS#7 certificate bundle")
 // signing certificates and many CAs their chains. Signatures in the bundle,
 // if any, are not checked: the result is a list of certificates, nothing more.
 // BER indefinite-length encodings are not accepted.
+//
+// cms.ParseCertificates reads the same structure, BER included, for OFTP
+// certificate exchange; certs keeps this small DER reader so that loading
+// certificates does not depend on the CMS library. FuzzPKCS7 checks that the two
+// read bundles alike.
 func ParsePKCS7Certificates(der []byte) ([]*x509.Certificate, error) {
 	var ci pkcs7ContentInfo
 	rest, err := asn1.Unmarshal(der, &ci)

@@ -1,6 +1,7 @@
 package certs_test
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/oftp2/connector/core/oftp/certs"
 	"github.com/oftp2/connector/core/oftp/certs/certtest"
+	"github.com/oftp2/connector/core/oftp/cms"
+	"github.com/oftp2/connector/core/oftp/cms/ber"
 )
 
 // The committed bundles were made by OpenSSL (crl2pkcs7) from the Describe
@@ -87,6 +90,24 @@ func FuzzPKCS7(f *testing.F) {
 		for _, c := range got {
 			if c == nil || len(c.Raw) > len(data) {
 				t.Fatal("certificate larger than the input")
+			}
+		}
+		// Cross-check with the CMS library's reader (certs does not import it): what
+		// both accept they read alike, and a DER bundle cms accepts is accepted here.
+		theirs, cerr := cms.ParseCertificates(data)
+		if err == nil && cerr == nil {
+			if len(theirs) != len(got) {
+				t.Fatalf("%d certificates, cms reads %d", len(got), len(theirs))
+			}
+			for i := range got {
+				if !got[i].Equal(theirs[i]) {
+					t.Fatalf("certificate %d differs from what cms reads", i)
+				}
+			}
+		}
+		if err != nil && cerr == nil {
+			if der, derr := ber.ToDER(data, len(data)); derr == nil && bytes.Equal(der, data) {
+				t.Fatalf("DER bundle that cms reads refused: %v", err)
 			}
 		}
 	})

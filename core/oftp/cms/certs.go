@@ -27,9 +27,14 @@ func CertificatesOnly(certs []*x509.Certificate) []byte {
 	return ber.Sequence(mustMarshal(oidSignedData), ber.Explicit(0, sd))
 }
 
+// ErrNoCertificate reports a certificate file that holds no certificate.
+var ErrNoCertificate = errors.New("cms: certificate file carries no certificate")
+
 // ParseCertificates returns the certificates of a CMS certificate file (a degenerate
-// SignedData). The file carries no signature: whether to trust what it holds is for
-// the application to decide. At most 32 certificates of 64 KiB each are read.
+// SignedData, BER or DER). The file carries no signature: whether to trust what it
+// holds is for the application to decide. A certificate that does not parse, another
+// certificate format, more than 32 certificates or one beyond 64 KiB fail the whole
+// file; so does a file without certificates (ErrNoCertificate).
 func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 	s, err := newSignedReader(ber.NewReader(bytes.NewReader(data), 4<<10), VerifyOptions{})
 	if err != nil {
@@ -38,9 +43,12 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 	if s.content != nil {
 		return nil, errors.New("cms: certificate file carries content")
 	}
-	certs, _, err := s.readTail(false)
+	certs, _, err := s.readTail(false, true)
 	if err != nil {
 		return nil, fmt.Errorf("cms: certificate file: %w", noEOF(err))
+	}
+	if len(certs) == 0 {
+		return nil, ErrNoCertificate
 	}
 	return certs, nil
 }

@@ -454,7 +454,7 @@ type signerInfoASN1 struct {
 // finish reads what follows the content and verifies. attached tells whether the
 // content was encapsulated (its [0] and encapContentInfo are still open).
 func (s *SignedReader) finish(attached bool) error {
-	embedded, infos, err := s.readTail(attached)
+	embedded, infos, err := s.readTail(attached, false)
 	if err != nil {
 		return err
 	}
@@ -471,8 +471,10 @@ func (s *SignedReader) finish(attached bool) error {
 }
 
 // readTail reads the certificates, CRLs and signer infos after the content, to the
-// end of the ContentInfo.
-func (s *SignedReader) readTail(attached bool) ([]*x509.Certificate, []signerInfoASN1, error) {
+// end of the ContentInfo. Embedded certificates only help to find a signer's key, so
+// ones that do not parse are skipped, unless strict (a certificate file, where they
+// are the content) makes them an error.
+func (s *SignedReader) readTail(attached, strict bool) ([]*x509.Certificate, []signerInfoASN1, error) {
 	r := s.r
 	if attached {
 		if err := r.ExpectEnd(); err != nil { // [0] eContent
@@ -505,16 +507,30 @@ func (s *SignedReader) readTail(attached bool) ([]*x509.Certificate, []signerInf
 				if err != nil {
 					return nil, nil, err
 				}
-				if n >= maxCerts || !ch.Is(ber.ClassUniversal, ber.TagSequence, true) {
+				if !ch.Is(ber.ClassUniversal, ber.TagSequence, true) {
+					if strict {
+						return nil, nil, fmt.Errorf("certificate %d: %v is not an X.509 certificate", n+1, ch)
+					}
 					continue // other certificate formats are skipped
+				}
+				if n >= maxCerts {
+					if strict {
+						return nil, nil, fmt.Errorf("more than %d certificates", maxCerts)
+					}
+					continue
 				}
 				raw, err := r.Raw(maxCertLen)
 				if err != nil {
 					return nil, nil, err
 				}
-				if c, err := x509.ParseCertificate(raw); err == nil {
-					embedded = append(embedded, c)
+				c, err := x509.ParseCertificate(raw)
+				if err != nil {
+					if strict {
+						return nil, nil, fmt.Errorf("certificate %d: %w", n+1, err)
+					}
+					continue
 				}
+				embedded = append(embedded, c)
 			}
 		case h.Is(ber.ClassContext, 1, true): // crls
 			if err := r.Skip(); err != nil {

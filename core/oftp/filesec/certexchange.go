@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -14,7 +13,7 @@ import (
 
 	"github.com/oftp2/connector/core/oftp"
 	"github.com/oftp2/connector/core/oftp/certs"
-	"github.com/oftp2/connector/core/oftp/cms/ber"
+	"github.com/oftp2/connector/core/oftp/cms"
 )
 
 // Certificate exchange (the "exchange_certificate" feature of OFTP 2.0 products and
@@ -112,30 +111,6 @@ const (
 	PayloadCertsOnly
 )
 
-var (
-	oidData       = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
-	oidSignedData = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
-)
-
-// contentInfo keeps the [0] EXPLICIT wrapper of the content in a RawValue, built and
-// checked by hand: encoding/asn1 ignores field tags on RawValue.
-type contentInfo struct {
-	ContentType asn1.ObjectIdentifier
-	Content     asn1.RawValue
-}
-
-type encapInfo struct {
-	ContentType asn1.ObjectIdentifier
-}
-
-type certsOnlyData struct {
-	Version          int
-	DigestAlgorithms asn1.RawValue
-	EncapContentInfo encapInfo
-	Certificates     asn1.RawValue `asn1:"optional,tag:0"`
-	Rest             asn1.RawValue `asn1:"optional"`
-}
-
 // EncodeCertificates writes certificates as an exchange file payload.
 func EncodeCertificates(cs []*x509.Certificate, f PayloadFormat) ([]byte, error) {
 	if len(cs) == 0 {
@@ -148,23 +123,7 @@ func EncodeCertificates(cs []*x509.Certificate, f PayloadFormat) ([]byte, error)
 		}
 		return append([]byte(nil), cs[0].Raw...), nil
 	case PayloadCertsOnly:
-		var raw []byte
-		for _, c := range cs {
-			raw = append(raw, c.Raw...)
-		}
-		emptySet := asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSet, IsCompound: true, Bytes: []byte{}}
-		sd, err := asn1.Marshal(certsOnlyData{
-			Version:          1,
-			DigestAlgorithms: emptySet,
-			EncapContentInfo: encapInfo{ContentType: oidData},
-			Certificates:     asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: raw},
-			Rest:             emptySet, // signerInfos
-		})
-		if err != nil {
-			return nil, err
-		}
-		return asn1.Marshal(contentInfo{ContentType: oidSignedData,
-			Content: asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: sd}})
+		return cms.CertificatesOnly(cs), nil
 	}
 	return nil, fmt.Errorf("filesec: payload format %d", int(f))
 }
@@ -213,41 +172,12 @@ func ParseCertificatePayload(b []byte) ([]*x509.Certificate, error) {
 	return parseCertsOnly(b)
 }
 
+// parseCertsOnly reads a certs-only SignedData with package cms, which takes BER and
+// DER and refuses a file with a damaged certificate or none at all.
 func parseCertsOnly(b []byte) ([]*x509.Certificate, error) {
-	cs, err := parseCertsOnlyDER(b)
-	if err == nil {
-		return cs, nil
-	}
-	// Indefinite lengths (BER) are legal in CMS; encoding/asn1 reads DER only.
-	if d, derr := ber.ToDER(b, MaxCertificatePayload); derr == nil && !bytes.Equal(d, b) {
-		return parseCertsOnlyDER(d)
-	}
-	return nil, err
-}
-
-func parseCertsOnlyDER(der []byte) ([]*x509.Certificate, error) {
-	var ci contentInfo
-	rest, err := asn1.Unmarshal(der, &ci)
+	cs, err := cms.ParseCertificates(b)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCertificatePayload, err)
-	}
-	if len(rest) != 0 || !ci.ContentType.Equal(oidSignedData) ||
-		ci.Content.Class != asn1.ClassContextSpecific || ci.Content.Tag != 0 || !ci.Content.IsCompound {
-		return nil, fmt.Errorf("%w: not a certificate or a CMS SignedData", ErrCertificatePayload)
-	}
-	var sd certsOnlyData
-	if _, err := asn1.Unmarshal(ci.Content.Bytes, &sd); err != nil {
-		return nil, fmt.Errorf("%w: SignedData: %w", ErrCertificatePayload, err)
-	}
-	if sd.Certificates.Class != asn1.ClassContextSpecific || sd.Certificates.Tag != 0 || len(sd.Certificates.Bytes) == 0 {
-		return nil, fmt.Errorf("%w: SignedData carries no certificates", ErrCertificatePayload)
-	}
-	cs, err := x509.ParseCertificates(sd.Certificates.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrCertificatePayload, err)
-	}
-	if len(cs) == 0 {
-		return nil, fmt.Errorf("%w: SignedData carries no certificates", ErrCertificatePayload)
 	}
 	return cs, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"net"
 	"os"
@@ -62,6 +63,22 @@ func TestCertificatePayloads(t *testing.T) {
 	}
 	if _, err := filesec.ParseCertificatePayload([]byte("not a certificate")); !errors.Is(err, filesec.ErrCertificatePayload) {
 		t.Fatalf("garbage: %v", err)
+	}
+	// Certs-only SignedData in PEM, as openssl writes it with -outform PEM.
+	for _, typ := range []string{"PKCS7", "CMS"} {
+		got, err := filesec.ParseCertificatePayload(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: co}))
+		if err != nil || len(got) != 2 || !got[1].Equal(k.ca.Cert) {
+			t.Fatalf("PEM %s: %d certificates, %v", typ, len(got), err)
+		}
+	}
+	for name, b := range map[string][]byte{
+		"truncated certs-only":                    co[:len(co)-1],
+		"certs-only in PEM with a trailing octet": pem.EncodeToMemory(&pem.Block{Type: "PKCS7", Bytes: append(append([]byte{}, co...), 0)}),
+		"oversized": make([]byte, filesec.MaxCertificatePayload+1),
+	} {
+		if _, err := filesec.ParseCertificatePayload(b); !errors.Is(err, filesec.ErrCertificatePayload) {
+			t.Fatalf("%s: %v", name, err)
+		}
 	}
 }
 
