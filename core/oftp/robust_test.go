@@ -648,3 +648,18 @@ func TestPartnerConfigure(t *testing.T) {
 	}
 	sameFile(t, src, filepath.Join(other, "PERPARTNER"))
 }
+
+func TestInconsistentSecurityFieldsRefused(t *testing.T) {
+	p := newPair(t)
+	p.start(nil)
+	peer := rawInitiator(t, p, 4096)
+	peer.WriteOEB(enc(t, &wire.SFID{DatasetName: "ODD", Stamp: wire.NewStamp(time.Now(), 1), Destination: "O0013SERVER",
+		Originator: "O0013CLIENT", Format: wire.FormatUnstructured, FileSize: 1, Security: 1, Cipher: 1}, wire.Level20))
+	b, err := peer.Expect(wire.CodeSFNA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b[1:4]) != "99N" {
+		t.Fatalf("SFNA %q", b)
+	}
+}

@@ -626,6 +626,11 @@ func (s *session) decide(ctx context.Context, inc *IncomingFile) (Decision, *Rea
 			return refuse(ReasonInvalidOrigin, false, fmt.Errorf("file is from %q", inc.Originator))
 		}
 	}
+	if (inc.SecurityLevel != 0 || inc.Compressed) && !inc.Enveloped {
+		// Encryption, signing and compression only exist inside a CMS envelope
+		// (RFC 5024 §5.3.3); such an SFID cannot be processed (PROTOCOL.md §13 item 24).
+		return refuse(ReasonUnspecified, false, errors.New("security services announced without SFIDENV"))
+	}
 	switch inc.Format {
 	case FormatFixed, FormatVariable:
 		if inc.MaxRecordSize <= 0 {
