@@ -935,7 +935,8 @@ func (s *session) nextCounter(t time.Time) int {
 	return c
 }
 
-// unitFor reports the restart unit and whether the file travels as U.
+// restartOctets converts a restart position to the file octets before it, where the
+// format allows (U: 1 KiB blocks, F: whole records; V needs the sink or source to tell).
 func restartOctets(asU bool, format Format, lrecl int, pos int64) int64 {
 	switch {
 	case asU:
