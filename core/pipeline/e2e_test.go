@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
@@ -90,6 +91,7 @@ type nodeSpec struct {
 	extra                string
 	identityExtra        string // added to the identity block
 	peerExtra            string // added to the partner block
+	poll                 string // outbound poll interval, default 1s
 }
 
 func (s nodeSpec) hcl(dir string, k pki) string {
@@ -141,7 +143,7 @@ inbound "all" {
 outbound "out" {
   source  = plugin.outbox
   partner = partner.%[7]s
-  poll    = "1s"
+  poll    = %[16]q
   retry {
     max_attempts = 5
     backoff      = "1s"
@@ -150,7 +152,7 @@ outbound "out" {
 }
 %[13]s
 `, filepath.Join(dir, "state"), s.port, k.certFile, k.keyFile, s.ssid, s.password, s.peer, s.peerSSID, s.peerPW,
-		addr, filepath.Join(dir, "inbox"), filepath.Join(dir, "outbox"), s.extra, s.identityExtra, s.peerExtra)
+		addr, filepath.Join(dir, "inbox"), filepath.Join(dir, "outbox"), s.extra, s.identityExtra, s.peerExtra, cmp.Or(s.poll, "1s"))
 }
 
 // node is one running connector: configuration, plugin processes, pipeline.
@@ -819,4 +821,80 @@ func TestScheduledCallCollectsFiles(t *testing.T) {
 	})
 	sameFile(t, filepath.Join(b.dir, "inbox/OACME/PICKUP.DAT"), data)
 	waitFor(t, "A's EERP", 30*time.Second, func() bool { return exists(filepath.Join(a.dir, "outbox/sent/PICKUP.DAT")) })
+}
+
+// watchSource is an in-process source that lists nothing and pushes its one file
+// through Watch, as a source with change notifications does.
+type watchSource struct {
+	file  sdk.OutgoingFile
+	data  []byte
+	push  chan struct{}
+	acked chan string
+}
+
+func (w *watchSource) List(context.Context) ([]sdk.OutgoingFile, error) { return nil, nil }
+
+func (w *watchSource) Open(_ context.Context, id string, offset int64) (io.ReadCloser, error) {
+	return io.NopCloser(bytes.NewReader(w.data[offset:])), nil
+}
+
+func (w *watchSource) Ack(_ context.Context, id string, _ sdk.Receipt) error {
+	w.acked <- id
+	return nil
+}
+
+func (w *watchSource) Nack(context.Context, string, sdk.NackReason) error { return nil }
+
+func (w *watchSource) Watch(ctx context.Context, fn func(sdk.OutgoingFile) error) error {
+	select {
+	case <-w.push:
+		if err := fn(w.file); err != nil {
+			return err
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+type watchPlugins struct {
+	Plugins
+	src *watchSource
+}
+
+func (w watchPlugins) Source(_ context.Context, name string) (sdk.Source, error) { return w.src, nil }
+func (w watchPlugins) CanWatch(string) bool                                      { return true }
+
+// A source that can watch pushes its files: they are sent at once, not at the next poll
+// (an hour away here), and acknowledged after the EERP.
+func TestWatchingSourceSendsWithoutPolling(t *testing.T) {
+	dir := t.TempDir()
+	k := newPKI(t, dir)
+	pa, pb := freePort(t), freePort(t)
+	data := pattern(64<<10, 14)
+	src := &watchSource{
+		file:  sdk.OutgoingFile{ID: "pushed-1", Meta: sdk.FileMeta{DatasetName: "PUSHED.DAT", Size: int64(len(data)), DateTime: time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC)}},
+		data:  data,
+		push:  make(chan struct{}),
+		acked: make(chan string, 1),
+	}
+	nodes := startNodes(t, k,
+		nodeStart{filepath.Join(dir, "a"), nodeSpec{name: "A", ssid: "OACME", password: "PWA", port: pa,
+			peer: "b", peerSSID: "OBETA", peerPW: "PWB", peerPort: pb, poll: "1h"}, func(o *Options) {
+			o.Plugins = watchPlugins{Plugins: o.Plugins, src: src}
+		}},
+		nodeStart{filepath.Join(dir, "b"), nodeSpec{name: "B", ssid: "OBETA", password: "PWB", port: pb,
+			peer: "a", peerSSID: "OACME", peerPW: "PWA", peerPort: pa}, nil})
+	b := nodes[1]
+	close(src.push)
+	select {
+	case id := <-src.acked:
+		if id != "pushed-1" {
+			t.Fatalf("acknowledged %q", id)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the pushed file was not sent and acknowledged")
+	}
+	sameFile(t, filepath.Join(b.dir, "inbox/OACME/PUSHED.DAT"), data)
 }

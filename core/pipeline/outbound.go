@@ -39,13 +39,54 @@ func (p *Pipeline) answered(ctx context.Context, key FileKey) bool {
 	return err == nil && ok && e.Response != nil
 }
 
-// pollLoop lists an outbound block's source every Poll and queues new files.
+// Watchable may be implemented by Plugins: it reports whether a plugin's source can
+// push new files (sdk.Watcher), so that they need not wait for the next poll.
+type Watchable interface {
+	CanWatch(name string) bool
+}
+
+// pollLoop lists an outbound block's source every Poll and queues new files. A source
+// that can watch also pushes files as they appear; polling stays as the safety net.
 func (p *Pipeline) pollLoop(ctx context.Context, out *config.Outbound) {
+	if w, ok := p.opts.Plugins.(Watchable); ok && w.CanWatch(out.Source) {
+		p.loops.Add(1)
+		go func() {
+			defer p.loops.Done()
+			p.watchLoop(ctx, out)
+		}()
+	}
 	for {
 		if err := p.Poll(ctx, out.Name); err != nil && ctx.Err() == nil {
 			p.log.Warn("listing source failed", "outbound", out.Name, "source", out.Source, "err", err)
 		}
 		if !sleep(ctx, out.Poll) {
+			return
+		}
+	}
+}
+
+// watchLoop queues files the source pushes, re-establishing the watch after failures.
+func (p *Pipeline) watchLoop(ctx context.Context, out *config.Outbound) {
+	for ctx.Err() == nil {
+		src, err := p.opts.Plugins.Source(ctx, out.Source)
+		if err == nil {
+			w, ok := src.(sdk.Watcher)
+			if !ok {
+				return
+			}
+			err = w.Watch(ctx, func(f sdk.OutgoingFile) error {
+				return p.enqueue(ctx, out, []sdk.OutgoingFile{f})
+			})
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if sdk.IsPermanent(err) {
+			p.log.Warn("source cannot watch; polling only", "outbound", out.Name, "source", out.Source, "err", err)
+			return
+		}
+		p.log.Warn("watching source failed; will watch again", "outbound", out.Name, "source", out.Source, "err", err)
+		if !sleep(ctx, p.opts.RetryInterval) {
 			return
 		}
 	}
@@ -71,6 +112,11 @@ func (p *Pipeline) Poll(ctx context.Context, outbound string) error {
 	if err != nil {
 		return err
 	}
+	return p.enqueue(ctx, out, files)
+}
+
+// enqueue queues the files that are neither queued nor waiting for their end response.
+func (p *Pipeline) enqueue(ctx context.Context, out *config.Outbound, files []sdk.OutgoingFile) error {
 	ps := p.partners[out.Partner]
 	// Read the expected files under the partner's lock, so that a file accepted right
 	// now is either still queued or already expected.

@@ -39,6 +39,12 @@ func (s *PluginSet) Source(_ context.Context, name string) (sdk.Source, error) {
 	return p.Source(), nil
 }
 
+// CanWatch implements Watchable: the plugin said it can push new files.
+func (s *PluginSet) CanWatch(name string) bool {
+	p := s.plugins[name]
+	return p != nil && p.Info().Capabilities.Watch
+}
+
 // Plugin returns the running plugin of a plugin block, or nil.
 func (s *PluginSet) Plugin(name string) *pluginhost.Plugin { return s.plugins[name] }
 
