@@ -43,6 +43,21 @@ func readBounded(r io.Reader) ([]byte, error) {
 	return data, nil
 }
 
+// loadFile reads path (at most MaxInputSize bytes) and parses what it holds; errors
+// name the file.
+func loadFile[T any](path string, parse func([]byte) (T, error)) (T, error) {
+	var zero T
+	data, err := ReadFile(path)
+	if err != nil {
+		return zero, fmt.Errorf("certs: %w", err)
+	}
+	v, err := parse(data)
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", path, err)
+	}
+	return v, nil
+}
+
 // isPEM reports whether data looks like PEM text rather than DER.
 func isPEM(data []byte) bool {
 	return bytes.Contains(data, []byte("-----BEGIN "))
@@ -95,15 +110,7 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 
 // LoadCertificates reads a PEM or DER certificate file.
 func LoadCertificates(path string) ([]*x509.Certificate, error) {
-	data, err := ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("certs: %w", err)
-	}
-	certs, err := ParseCertificates(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return certs, nil
+	return loadFile(path, ParseCertificates)
 }
 
 // ParsePrivateKey decodes an unencrypted private key from PEM ("PRIVATE KEY",
@@ -160,15 +167,7 @@ func asSigner(k any) (crypto.Signer, error) {
 
 // LoadPrivateKey reads a PEM or DER private key file.
 func LoadPrivateKey(path string) (crypto.Signer, error) {
-	data, err := ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("certs: %w", err)
-	}
-	k, err := ParsePrivateKey(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return k, nil
+	return loadFile(path, ParsePrivateKey)
 }
 
 // KeyPair is a certificate with its private key and the intermediate
@@ -258,13 +257,5 @@ func ParsePKCS12(data []byte, password string) (*KeyPair, error) {
 
 // LoadPKCS12 reads a PKCS#12 file; see ParsePKCS12.
 func LoadPKCS12(path, password string) (*KeyPair, error) {
-	data, err := ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("certs: %w", err)
-	}
-	kp, err := ParsePKCS12(data, password)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return kp, nil
+	return loadFile(path, func(data []byte) (*KeyPair, error) { return ParsePKCS12(data, password) })
 }

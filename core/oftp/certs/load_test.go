@@ -9,8 +9,10 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"io/fs"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/oftp2/connector/core/oftp/certs"
@@ -225,4 +227,34 @@ func run(t *testing.T, prog string, args ...string) []byte {
 		t.Fatalf("%s %v: %v\n%s", prog, args, err, out)
 	}
 	return out
+}
+
+// TestLoadersNameTheFile: every file loader reports a missing file as such and a
+// file it cannot parse by its path, with the parser's error inside.
+func TestLoadersNameTheFile(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.pem")
+	junk := filepath.Join(dir, "junk.pem")
+	certtest.WriteFile(t, junk, []byte("-----BEGIN NOTHING-----\nAAAA\n-----END NOTHING-----\n"))
+	store := certs.NewTrustStore(certs.TrustOptions{})
+	loaders := map[string]func(string) error{
+		"LoadCertificates": func(p string) error { _, err := certs.LoadCertificates(p); return err },
+		"LoadPrivateKey":   func(p string) error { _, err := certs.LoadPrivateKey(p); return err },
+		"LoadPKCS12":       func(p string) error { _, err := certs.LoadPKCS12(p, "pw"); return err },
+		"LoadCRLFile":      store.LoadCRLFile,
+		"LoadTSL":          func(p string) error { _, err := certs.LoadTSL(p); return err },
+		"LoadRootsFile":    store.LoadRootsFile,
+	}
+	for name, load := range loaders {
+		if err := load(missing); !errors.Is(err, fs.ErrNotExist) || !strings.HasPrefix(err.Error(), "certs: ") {
+			t.Errorf("%s of a missing file: %v", name, err)
+		}
+		err := load(junk)
+		if err == nil || !strings.HasPrefix(err.Error(), junk+": ") || errors.Unwrap(err) == nil {
+			t.Errorf("%s of an unparsable file: %v", name, err)
+		}
+	}
+	if err := store.LoadRootsFile(junk); !errors.Is(err, certs.ErrNoCertificate) {
+		t.Errorf("roots from a file without certificates: %v", err)
+	}
 }

@@ -123,15 +123,24 @@ func containsCert(list []*x509.Certificate, c *x509.Certificate) bool {
 	return false
 }
 
+// addNew appends to *list the certificates it does not hold yet and returns how
+// many it added.
+func addNew(list *[]*x509.Certificate, certs []*x509.Certificate) int {
+	added := 0
+	for _, c := range certs {
+		if !containsCert(*list, c) {
+			*list = append(*list, c)
+			added++
+		}
+	}
+	return added
+}
+
 // AddRoots adds trust anchors. Duplicates are ignored.
 func (s *TrustStore) AddRoots(certs ...*x509.Certificate) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, c := range certs {
-		if !containsCert(s.roots, c) {
-			s.roots = append(s.roots, c)
-		}
-	}
+	addNew(&s.roots, certs)
 }
 
 // AddIntermediates adds CA certificates that may complete a chain but are not
@@ -139,11 +148,7 @@ func (s *TrustStore) AddRoots(certs ...*x509.Certificate) {
 func (s *TrustStore) AddIntermediates(certs ...*x509.Certificate) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, c := range certs {
-		if !containsCert(s.intermediates, c) {
-			s.intermediates = append(s.intermediates, c)
-		}
-	}
+	addNew(&s.intermediates, certs)
 }
 
 // AddPartners adds end-entity certificates trusted as they are, without a
@@ -153,11 +158,7 @@ func (s *TrustStore) AddIntermediates(certs ...*x509.Certificate) {
 func (s *TrustStore) AddPartners(certs ...*x509.Certificate) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, c := range certs {
-		if !containsCert(s.partners, c) {
-			s.partners = append(s.partners, c)
-		}
-	}
+	addNew(&s.partners, certs)
 }
 
 // LoadRootsFile adds every certificate in a PEM or DER file as a root.
@@ -263,14 +264,8 @@ func (s *TrustStore) AddCRLBytes(data []byte) error {
 
 // LoadCRLFile reads a DER or PEM CRL file and adds it; see AddCRL.
 func (s *TrustStore) LoadCRLFile(path string) error {
-	data, err := ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("certs: %w", err)
-	}
-	if err := s.AddCRLBytes(data); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
+	_, err := loadFile(path, func(data []byte) (struct{}, error) { return struct{}{}, s.AddCRLBytes(data) })
+	return err
 }
 
 // Verdict is the outcome of a successful validation.

@@ -297,3 +297,20 @@ func TestCRLDistributionPointFetchAndCache(t *testing.T) {
 		t.Fatalf("no CRL, required, warn mode: %v %+v", err, v)
 	}
 }
+
+func TestTrustStoreIgnoresDuplicates(t *testing.T) {
+	a := certtest.NewCA(t, certtest.Options{CommonName: "A"})
+	b := certtest.NewCA(t, certtest.Options{CommonName: "B"})
+	store := certs.NewTrustStore(certs.TrustOptions{})
+	store.AddRoots(a.Cert, a.Cert, b.Cert)
+	store.AddRoots(b.Cert)
+	store.AddPartners(b.Cert, b.Cert)
+	store.AddPartners(a.Cert, b.Cert)
+	roots, partners := store.Roots(), store.Partners()
+	if len(roots) != 2 || !roots[0].Equal(a.Cert) || !roots[1].Equal(b.Cert) {
+		t.Fatalf("%d roots", len(roots))
+	}
+	if len(partners) != 2 || !partners[0].Equal(b.Cert) || !partners[1].Equal(a.Cert) {
+		t.Fatalf("%d partners", len(partners))
+	}
+}

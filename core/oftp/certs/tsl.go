@@ -84,11 +84,7 @@ func (t *TSL) Certificates() []*x509.Certificate {
 		if !s.Active() {
 			continue
 		}
-		for _, c := range s.Certificates {
-			if !containsCert(out, c) {
-				out = append(out, c)
-			}
-		}
+		addNew(&out, s.Certificates)
 	}
 	return out
 }
@@ -213,15 +209,7 @@ func ParseTSL(r io.Reader) (*TSL, error) {
 
 // LoadTSL reads a TSL file; see ParseTSL.
 func LoadTSL(path string) (*TSL, error) {
-	data, err := ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("certs: %w", err)
-	}
-	t, err := ParseTSL(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return t, nil
+	return loadFile(path, func(data []byte) (*TSL, error) { return ParseTSL(bytes.NewReader(data)) })
 }
 
 func stripSpace(s string) string {
@@ -267,12 +255,7 @@ func (s *TrustStore) ImportTSL(t *TSL) TSLImport {
 		}
 		res.Services++
 		s.mu.Lock()
-		for _, c := range svc.Certificates {
-			if !containsCert(s.roots, c) {
-				s.roots = append(s.roots, c)
-				res.Added++
-			}
-		}
+		res.Added += addNew(&s.roots, svc.Certificates)
 		s.mu.Unlock()
 	}
 	if t.Stale(s.Now()) {

@@ -153,17 +153,9 @@ func (c *CompressedReader) Read(p []byte) (int, error) {
 		return 0, c.err
 	}
 	n, err := c.zr.Read(p)
-	if err == io.EOF {
-		err = c.finish()
-		if err == nil {
-			err = io.EOF
-		}
-	}
-	if err != nil && err != io.EOF {
-		err = failf(FailDecompression, "read CompressedData", noEOF(err))
-	}
 	if err != nil {
-		c.err = err
+		c.err = endLayer(err, c.finish, FailDecompression, "read CompressedData")
+		err = c.err
 	}
 	return n, err
 }

@@ -386,17 +386,9 @@ func (e *EnvelopedReader) Read(p []byte) (int, error) {
 		return 0, e.err
 	}
 	n, err := e.cbc.Read(p)
-	if err == io.EOF {
-		err = e.finish()
-		if err == nil {
-			err = io.EOF
-		}
-	}
-	if err != nil && err != io.EOF {
-		err = failf(FailDecryption, "read EnvelopedData", noEOF(err))
-	}
 	if err != nil {
-		e.err = err
+		e.err = endLayer(err, e.finish, FailDecryption, "read EnvelopedData")
+		err = e.err
 	}
 	return n, err
 }
@@ -431,6 +423,18 @@ func closeContentInfoOuter(r *ber.Reader) error {
 		}
 	}
 	return r.ExpectEOF()
+}
+
+// endLayer turns the error that ends a layer reader's content into what its Read
+// reports from then on: at io.EOF the rest of the structure is checked (finish)
+// before io.EOF is passed on, and any other error becomes a failure of kind f.
+func endLayer(err error, finish func() error, f Failure, op string) error {
+	if err == io.EOF {
+		if err = finish(); err == nil {
+			return io.EOF
+		}
+	}
+	return failf(f, op, noEOF(err))
 }
 
 // noEOF turns a bare io.EOF into io.ErrUnexpectedEOF: inside a structure, the end of

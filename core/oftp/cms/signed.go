@@ -420,17 +420,9 @@ func (s *SignedReader) Read(p []byte) (int, error) {
 	for _, h := range s.hashes {
 		h.Write(p[:n])
 	}
-	if err == io.EOF {
-		err = s.finish(true)
-		if err == nil {
-			err = io.EOF
-		}
-	}
-	if err != nil && err != io.EOF {
-		err = failf(FailSignature, "read SignedData", noEOF(err))
-	}
 	if err != nil {
-		s.err = err
+		s.err = endLayer(err, func() error { return s.finish(true) }, FailSignature, "read SignedData")
+		err = s.err
 	}
 	return n, err
 }
