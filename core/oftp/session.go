@@ -92,7 +92,7 @@ type session struct {
 	err        error
 	deadline   time.Time
 	rxbuf      *bufio.Writer
-	enc        *wire.DataEncoder // reused for every outgoing file
+	enc        dataEncoder // reused for every outgoing file
 	readBuf    []byte
 	sth        []byte // STH of the buffer being written
 	// partner is the configured partner of a responder session.
