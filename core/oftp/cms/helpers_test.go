@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"os"
 	"os/exec"
@@ -150,10 +151,11 @@ func testData(n int, seed int64) []byte {
 	return out[:n]
 }
 
-func mustSigned(t testing.TB, content []byte, opts SignOptions) []byte {
+// mustWrite writes content through the writer open returns and gives back its output.
+func mustWrite(t testing.TB, content []byte, open func(io.Writer) (io.WriteCloser, error)) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	w, err := NewSignedWriter(&buf, opts)
+	w, err := open(&buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,36 +166,21 @@ func mustSigned(t testing.TB, content []byte, opts SignOptions) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+func mustSigned(t testing.TB, content []byte, opts SignOptions) []byte {
+	t.Helper()
+	return mustWrite(t, content, func(w io.Writer) (io.WriteCloser, error) { return NewSignedWriter(w, opts) })
 }
 
 func mustEnveloped(t testing.TB, content []byte, opts EnvelopeOptions) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	w, err := NewEnvelopedWriter(&buf, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write(content); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return mustWrite(t, content, func(w io.Writer) (io.WriteCloser, error) { return NewEnvelopedWriter(w, opts) })
 }
 
 func mustCompressed(t testing.TB, content []byte) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	w, err := NewCompressedWriter(&buf, CompressOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write(content); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return mustWrite(t, content, func(w io.Writer) (io.WriteCloser, error) {
+		return NewCompressedWriter(w, CompressOptions{})
+	})
 }

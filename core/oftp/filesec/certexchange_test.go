@@ -224,15 +224,7 @@ func TestRolloverDue(t *testing.T) {
 // so that the octets can be rewritten.
 func underscoreNames(h *harness, f *oftp.OutgoingFile) {
 	f.DatasetName = strings.ReplaceAll(f.DatasetName, "_", "-")
-	h.srvOpts.TLSConfig, h.cliOpts.TLSConfig = nil, nil
-	h.cliOpts.Dialer = dialerFunc(func(ctx context.Context, network, addr string) (net.Conn, error) {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		return rewriteConn{c}, nil
-	})
+	h.wrapClientConn(func(c net.Conn) net.Conn { return rewriteConn{c} })
 }
 
 type dialerFunc func(ctx context.Context, network, addr string) (net.Conn, error)

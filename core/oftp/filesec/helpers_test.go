@@ -185,6 +185,20 @@ func newHarness(t testing.TB, cliSec, srvSec *filesec.Security, secureAuth bool)
 	return h
 }
 
+// wrapClientConn runs the session without TLS and wraps the client's connection, so
+// that a test can cut or rewrite the octets on the wire.
+func (h *harness) wrapClientConn(wrap func(net.Conn) net.Conn) {
+	h.srvOpts.TLSConfig, h.cliOpts.TLSConfig = nil, nil
+	h.cliOpts.Dialer = dialerFunc(func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return wrap(c), nil
+	})
+}
+
 func (h *harness) start() {
 	h.t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")

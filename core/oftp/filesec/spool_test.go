@@ -2,7 +2,6 @@ package filesec_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/x509"
 	"io"
 	"net"
@@ -35,16 +34,8 @@ func TestSpooledRestart(t *testing.T) {
 	}
 
 	h := newHarness(t, cli, nil, false)
-	h.srvOpts.TLSConfig, h.cliOpts.TLSConfig = nil, nil
 	h.srvOpts.DeleteOnError = false
-	h.cliOpts.Dialer = dialerFunc(func(ctx context.Context, network, addr string) (net.Conn, error) {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		return &cutConn{Conn: c, left: 1 << 20}, nil
-	})
+	h.wrapClientConn(func(c net.Conn) net.Conn { return &cutConn{Conn: c, left: 1 << 20} })
 	h.start()
 	ctx := testCtx(t)
 	cl, err := h.dial(ctx)

@@ -440,15 +440,7 @@ func (c *cutConn) Write(b []byte) (int, error) {
 func TestConnectionCutMidFile(t *testing.T) {
 	cli, srv := pairSecurity(t)
 	h := newHarness(t, cli, srv, false)
-	h.srvOpts.TLSConfig, h.cliOpts.TLSConfig = nil, nil
-	h.cliOpts.Dialer = dialerFunc(func(ctx context.Context, network, addr string) (net.Conn, error) {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		return &cutConn{Conn: c, left: 1 << 20}, nil
-	})
+	h.wrapClientConn(func(c net.Conn) net.Conn { return &cutConn{Conn: c, left: 1 << 20} })
 	h.start()
 	ctx := testCtx(t)
 	before := runtime.NumGoroutine()
