@@ -1,6 +1,10 @@
 package oftp
 
-import "github.com/oftp2/connector/core/oftp/internal/wire"
+import (
+	"fmt"
+
+	"github.com/oftp2/connector/core/oftp/internal/wire"
+)
 
 // literalEncoder is the uncompressed case of wire.DataEncoder with a tighter inner loop:
 // whole 63-octet subrecords are written with one header store and one copy. Its
@@ -106,4 +110,39 @@ func (e *literalEncoder) Flush(emit func([]byte) error) error {
 	}
 	e.Reset()
 	return err
+}
+
+// decodeLiteral walks the subrecords of an uncompressed DATA payload like
+// wire.DecodeData, but moves the data down over the headers in place and calls fn once
+// per record end and once for the rest of the buffer, with all data of that stretch.
+// The payload is modified. Errors are *wire.DecodeError with the same reasons as the
+// codec's: 06 for a compressed subrecord, 07 for a subrecord past the end.
+func decodeLiteral(payload []byte, fn func(data []byte, endOfRecord bool) error) error {
+	w := 0
+	for i := 0; i < len(payload); {
+		h := payload[i]
+		i++
+		if h&0x40 != 0 {
+			return &wire.DecodeError{Command: "DATA", Field: "DATABUF", Reason: wire.ReasonInvalidData,
+				Err: fmt.Errorf("subrecord header at %d: %w", i-1, wire.ErrCompression)}
+		}
+		n := int(h & subrecordMax)
+		if n > len(payload)-i {
+			return &wire.DecodeError{Command: "DATA", Field: "DATABUF", Reason: wire.ReasonLength,
+				Err: fmt.Errorf("subrecord header at %d: %d octets, only %d left: %w", i-1, n, len(payload)-i, wire.ErrLength)}
+		}
+		w += copy(payload[w:], payload[i:i+n])
+		i += n
+		if h&subrecordEoR != 0 {
+			if err := fn(payload[:w], true); err != nil {
+				return err
+			}
+			// fn is done with the data; the rest of the buffer packs from the start.
+			w = 0
+		}
+	}
+	if w > 0 {
+		return fn(payload[:w], false)
+	}
+	return nil
 }

@@ -570,10 +570,16 @@ func (s *session) receiveFile(ctx context.Context, c *wire.SFID) error {
 				s.discard(ctx, &rx, err)
 				return err
 			}
-			rx.payload, rx.packed = c.Payload, 0
-			err := wire.DecodeData(c.Payload, s.compress, rx.data)
-			if err == nil {
-				rx.flushPacked()
+			var err error
+			if s.compress {
+				rx.payload, rx.packed = c.Payload, 0
+				if err = wire.DecodeData(c.Payload, true, rx.data); err == nil {
+					rx.flushPacked()
+				}
+			} else {
+				// Without compression the payload is packed in place: one sink write
+				// per record end or buffer.
+				err = decodeLiteral(c.Payload, rx.packedData)
 			}
 			if err != nil {
 				code := ESIDInvalidData
@@ -856,6 +862,21 @@ func offsetIn(buf, p []byte) int {
 		return -1
 	}
 	return int(d)
+}
+
+// packedData takes a stretch of record data from decodeLiteral.
+func (rx *receiver) packedData(p []byte, eor bool) error {
+	rx.octets += int64(len(p))
+	if len(p) > 0 {
+		rx.open = true
+		rx.write(p)
+	}
+	if eor {
+		if err := rx.endRecord(); err != nil && rx.err == nil {
+			rx.err = err
+		}
+	}
+	return nil
 }
 
 // flushPacked hands the data packed at the start of the payload to the sink.
