@@ -285,3 +285,24 @@ func TestSecuredTransferCLI(t *testing.T) {
 		t.Fatalf("inbox/DELFOR.EDI: %v (len %d, want %d)", err, len(got), len(payload))
 	}
 }
+
+// TestDemo runs the README's first quick-start command: two connectors from the embedded
+// example exchange a file each way over OFTP/TLS through localfs plugin processes.
+func TestDemo(t *testing.T) {
+	dir := t.TempDir()
+	code, out := runConnector(t, dir, "demo", "--once", "--dir", "demo",
+		"--port-a", strconv.Itoa(freePort(t)), "--port-b", strconv.Itoa(freePort(t)))
+	if code != exitOK {
+		t.Fatalf("demo: exit %d:\n%s", code, out)
+	}
+	for _, p := range []string{"b/inbox/O0013EXAMPLEA/HELLO-FROM-A.TXT", "a/inbox/O0013EXAMPLEB/HELLO-FROM-B.TXT"} {
+		data, err := os.ReadFile(filepath.Join(dir, "demo", p))
+		if err != nil || !bytes.HasPrefix(data, []byte("Hello from partner")) {
+			t.Errorf("%s: %v %q", p, err, data)
+		}
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil || !strings.Contains(string(readme), "go run ./cmd/connector demo") {
+		t.Errorf("README quick start does not show the demo command")
+	}
+}

@@ -33,6 +33,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"demo", "run two connectors that exchange files over OFTP/TLS on this machine", runDemo},
 		{"serve", "run a responder that accepts partners and stores received files", runServe},
 		{"send", "connect to a partner and send files", runSend},
 		{"receive", "connect to a partner and receive the files it has queued", runReceive},

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/oftp2/connector/core/config"
 	"github.com/oftp2/connector/core/pipeline"
+	"github.com/oftp2/connector/core/pluginhost"
 )
 
 // runRun is the service: listeners, partners, plugins and pipelines from a
@@ -41,19 +42,51 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usagef("--log-format %q: want text or json", *logFormat)
 	}
 	path := fs.Arg(0)
+	newHandler := func(w io.Writer, o *slog.HandlerOptions) slog.Handler { return slog.NewTextHandler(w, o) }
+	if *logFormat == "json" {
+		newHandler = func(w io.Writer, o *slog.HandlerOptions) slog.Handler { return slog.NewJSONHandler(w, o) }
+	}
+	svc, err := launchService(ctx, serviceSpec{path: path, vars: vars, stderr: stderr, newHandler: newHandler,
+		shutdown: *shutdown, retry: *retry, began: began})
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return svc.stop(ctx)
+}
+
+// serviceSpec says how to start one connector service.
+type serviceSpec struct {
+	path       string
+	vars       map[string]string
+	stderr     io.Writer
+	newHandler func(io.Writer, *slog.HandlerOptions) slog.Handler
+	attrs      []slog.Attr // added to every log line (the demo names its two sides)
+	shutdown   time.Duration
+	retry      time.Duration
+	began      time.Time
+}
+
+// runningService is a started connector service.
+type runningService struct {
+	log      *slog.Logger
+	p        *pipeline.Pipeline
+	host     *pluginhost.Host
+	shutdown time.Duration
+}
+
+// launchService loads a configuration, starts its plugins, listeners and pipelines, and
+// returns once the service is ready.
+func launchService(ctx context.Context, spec serviceSpec) (*runningService, error) {
+	path, vars, stderr := spec.path, spec.vars, spec.stderr
 	// Parse once without plugins to learn the log level.
 	pre, _, _, src, diags := loadChecked(ctx, path, vars, false, false, nil)
 	if diags.HasErrors() {
 		printDiagnostics(stderr, src, diags)
-		return usagef("%s has errors", path)
+		return nil, usagef("%s has errors", path)
 	}
 	o := &slog.HandlerOptions{Level: pre.Connector.LogLevel}
-	var log *slog.Logger
-	if *logFormat == "json" {
-		log = slog.New(slog.NewJSONHandler(stderr, o))
-	} else {
-		log = slog.New(slog.NewTextHandler(stderr, o))
-	}
+	log := slog.New(spec.newHandler(stderr, o).WithAttrs(spec.attrs))
 	cfg, set, host, src, diags := loadChecked(ctx, path, vars, false, true, log)
 	for _, d := range diags {
 		if d.Severity == hcl.DiagWarning {
@@ -62,37 +95,43 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if diags.HasErrors() {
 		printDiagnostics(stderr, src, diags)
-		return usagef("%s has errors", path)
+		return nil, usagef("%s has errors", path)
 	}
-	defer host.Close()
-	popts := pipeline.Options{Config: cfg, Plugins: set, Logger: log, ShutdownTimeout: *shutdown, RetryInterval: *retry}
+	popts := pipeline.Options{Config: cfg, Plugins: set, Logger: log, ShutdownTimeout: spec.shutdown, RetryInterval: spec.retry}
 	sec, err := pipeline.SecurityFromConfig(cfg, log, nil)
 	if err != nil {
-		return usageError{err}
+		host.Close()
+		return nil, usageError{err}
 	}
 	if sec != nil {
 		popts.Security = sec
 	}
 	p, err := pipeline.New(popts)
 	if err != nil {
-		return usageError{err}
+		host.Close()
+		return nil, usageError{err}
 	}
 	if err := p.Start(ctx); err != nil {
-		return err
+		host.Close()
+		return nil, err
 	}
 	addrs := make([]string, 0, len(p.Addrs()))
 	for _, a := range p.Addrs() {
 		addrs = append(addrs, a.String())
 	}
 	log.Info("connector ready", "config", path, "listeners", addrs, "partners", len(cfg.Partners),
-		"plugins", len(cfg.Plugins), "startup_ms", time.Since(began).Milliseconds())
-	<-ctx.Done()
-	log.Info("stopping: no new sessions; running transfers may finish", "timeout", shutdown.String())
-	err = p.Shutdown(context.WithoutCancel(ctx))
-	host.Close()
+		"plugins", len(cfg.Plugins), "startup_ms", time.Since(spec.began).Milliseconds())
+	return &runningService{log: log, p: p, host: host, shutdown: spec.shutdown}, nil
+}
+
+// stop lets running transfers finish (up to the shutdown timeout) and stops the plugins.
+func (s *runningService) stop(ctx context.Context) error {
+	s.log.Info("stopping: no new sessions; running transfers may finish", "timeout", s.shutdown.String())
+	err := s.p.Shutdown(context.WithoutCancel(ctx))
+	s.host.Close()
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	log.Info("stopped")
+	s.log.Info("stopped")
 	return nil
 }
