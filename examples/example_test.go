@@ -17,13 +17,17 @@ import (
 	"github.com/oftp2/connector/core/config"
 	"github.com/oftp2/connector/core/pipeline"
 	"github.com/oftp2/connector/core/pluginhost"
+	"github.com/oftp2/connector/plugins/localfs/localfs"
 )
+
+// bundled are the plugins the connector binary links in.
+func bundled() pluginhost.Builtins { return pluginhost.Builtins{localfs.Name: localfs.New} }
 
 // The test binary doubles as the connector executable for bundled plugins, which the
 // plugin host runs as "EXECUTABLE plugin serve NAME" in their own processes.
 func TestMain(m *testing.M) {
 	if len(os.Args) == 4 && os.Args[1] == "plugin" && os.Args[2] == "serve" {
-		if err := pluginhost.ServeBuiltin(os.Args[3]); err != nil {
+		if err := bundled().Serve(os.Args[3]); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -90,7 +94,7 @@ func runSide(t *testing.T, side string, vars map[string]string) {
 	}
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil)).With("side", side)
-	host := pluginhost.New(pluginhost.Options{Logger: log})
+	host := pluginhost.New(pluginhost.Options{Logger: log, Builtins: bundled()})
 	ctx := context.Background()
 	set, diags := pipeline.StartPlugins(ctx, cfg, host)
 	if diags.HasErrors() {

@@ -50,7 +50,7 @@ func runPlugins(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tKIND\tVERSION\tCAPABILITIES\tSOURCE")
-	builtins := pluginhost.DefaultBuiltins()
+	builtins := bundledPlugins()
 	for _, name := range builtins.Names() {
 		info := builtins[name]().Info()
 		fmt.Fprintf(tw, "%s\tbuiltin\t%s\t%s\tconnector plugin serve %s\n", name, info.Version, capabilities(info.Capabilities), name)
@@ -61,7 +61,7 @@ func runPlugins(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("plugin directory: %w", err)
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
-	host := pluginhost.New(pluginhost.Options{Logger: slog.New(slog.DiscardHandler)})
+	host := pluginhost.New(pluginhost.Options{Logger: slog.New(slog.DiscardHandler), Builtins: builtins})
 	defer host.Close()
 	for _, e := range entries {
 		st, err := e.Info()

@@ -6,7 +6,14 @@ import (
 	"io"
 
 	"github.com/oftp2/connector/core/pluginhost"
+	"github.com/oftp2/connector/plugins/localfs/localfs"
 )
+
+// bundledPlugins are the plugins linked into the connector binary. This is the one
+// place that knows them: the plugin host and the pipeline get the set from here.
+func bundledPlugins() pluginhost.Builtins {
+	return pluginhost.Builtins{localfs.Name: localfs.New}
+}
 
 // runPlugin handles "connector plugin serve NAME": the plugin host re-executes the
 // connector this way to run a bundled plugin in its own process.
@@ -15,8 +22,8 @@ func runPlugin(_ context.Context, args []string, _, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "usage: connector plugin serve NAME\n\nServes the bundled plugin NAME over the plugin protocol; the connector runs this itself.")
 		return usagef("plugin: want \"plugin serve NAME\"")
 	}
-	// ServeBuiltin returns only for an unknown name; otherwise it serves and exits.
-	if err := pluginhost.ServeBuiltin(args[1]); err != nil {
+	// Serve returns only for an unknown name; otherwise it serves and exits.
+	if err := bundledPlugins().Serve(args[1]); err != nil {
 		return usageError{err}
 	}
 	return nil

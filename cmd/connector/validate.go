@@ -50,7 +50,7 @@ func loadChecked(ctx context.Context, path string, vars map[string]string, check
 	if diags.HasErrors() || !withPlugins {
 		return cfg, nil, nil, src, diags
 	}
-	host := pluginhost.New(pluginhost.Options{Logger: log})
+	host := pluginhost.New(pluginhost.Options{Logger: log, Builtins: bundledPlugins()})
 	set, pdiags := pipeline.StartPlugins(ctx, cfg, host)
 	diags = append(diags, pdiags...)
 	if pdiags.HasErrors() {

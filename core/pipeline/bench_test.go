@@ -127,7 +127,7 @@ func sendOne(b *testing.B, addr, inbox string, size int64, n int) time.Duration 
 func BenchmarkReceiveThroughPlugin(b *testing.B) {
 	dir := b.TempDir()
 	log := slog.New(slog.DiscardHandler)
-	host := pluginhost.New(pluginhost.Options{Logger: log})
+	host := pluginhost.New(pluginhost.Options{Logger: log, Builtins: testBuiltins()})
 	defer host.Close()
 	_, viaPlugin := benchReceiver(b, filepath.Join(dir, "plugin"), func(cfg *config.Config) Plugins {
 		set, diags := StartPlugins(context.Background(), cfg, host)

@@ -27,15 +27,19 @@ import (
 	"github.com/oftp2/connector/core/oftp/certs/certtest"
 	"github.com/oftp2/connector/core/oftp/transport"
 	"github.com/oftp2/connector/core/pluginhost"
+	"github.com/oftp2/connector/plugins/localfs/localfs"
 	"github.com/oftp2/connector/sdk"
 )
+
+// testBuiltins are the bundled plugins, as cmd/connector links them in.
+func testBuiltins() pluginhost.Builtins { return pluginhost.Builtins{localfs.Name: localfs.New} }
 
 // The test binary doubles as the connector executable: run as
 // "TESTBINARY plugin serve NAME" it serves a bundled plugin in its own process, exactly
 // as the connector re-executes itself.
 func TestMain(m *testing.M) {
 	if len(os.Args) == 4 && os.Args[1] == "plugin" && os.Args[2] == "serve" {
-		if err := pluginhost.ServeBuiltin(os.Args[3]); err != nil {
+		if err := testBuiltins().Serve(os.Args[3]); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -216,7 +220,7 @@ func startNodes(t *testing.T, k pki, starts ...nodeStart) []*node {
 		}
 		logs := &syncBuffer{}
 		log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", st.spec.name)
-		n := &node{dir: st.dir, cfg: cfg, host: pluginhost.New(pluginhost.Options{Logger: log}), logs: logs}
+		n := &node{dir: st.dir, cfg: cfg, host: pluginhost.New(pluginhost.Options{Logger: log, Builtins: testBuiltins()}), logs: logs}
 		nodes[i] = n
 		t.Cleanup(func() { n.host.Close() })
 		wg.Add(1)

@@ -101,7 +101,7 @@ func StartPlugins(ctx context.Context, cfg *config.Config, host *pluginhost.Host
 	set := &PluginSet{plugins: map[string]*pluginhost.Plugin{}}
 	var diags hcl.Diagnostics
 	needs := capabilityNeeds(cfg)
-	bundled := pluginhost.DefaultBuiltins()
+	bundled := host.Builtins()
 	// Processes start in parallel: start-up time is the slowest plugin, not the sum.
 	type started struct {
 		pl  *pluginhost.Plugin

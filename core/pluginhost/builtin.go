@@ -4,21 +4,15 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/oftp2/connector/plugins/localfs/localfs"
 	"github.com/oftp2/connector/sdk"
 )
 
 // Builtins maps the names of bundled plugins to their constructors. The
 // connector binary serves them itself ("connector plugin serve NAME"), so a
-// fresh build needs no separate plugin executables.
+// fresh build needs no separate plugin executables. The set is chosen by the
+// program that links the plugins in (cmd/connector), not by this package:
+// core depends on the sdk only.
 type Builtins map[string]func() sdk.Plugin
-
-// DefaultBuiltins returns the plugins bundled with the connector.
-func DefaultBuiltins() Builtins {
-	return Builtins{
-		localfs.Name: localfs.New,
-	}
-}
 
 // Names lists the bundled plugins, sorted.
 func (b Builtins) Names() []string {
@@ -30,14 +24,9 @@ func (b Builtins) Names() []string {
 	return names
 }
 
-// ServeBuiltin serves the bundled plugin name as a plugin process and exits
-// the process when the connector stops it. It returns only for an unknown
-// name. cmd/connector calls it for "connector plugin serve NAME".
-func ServeBuiltin(name string) error {
-	return DefaultBuiltins().Serve(name)
-}
-
-// Serve serves the plugin name from b; see ServeBuiltin.
+// Serve serves the bundled plugin name as a plugin process and exits the
+// process when the connector stops it. It returns only for an unknown name.
+// cmd/connector calls it for "connector plugin serve NAME".
 func (b Builtins) Serve(name string) error {
 	newPlugin, ok := b[name]
 	if !ok {

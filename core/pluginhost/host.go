@@ -69,6 +69,10 @@ type Options struct {
 	// PluginDir holds third-party plugin executables; relative Spec.Path
 	// values name files in it.
 	PluginDir string
+	// Builtins are the plugins the executable serves itself; Spec.Builtin
+	// must name one of them. The program that links them in supplies the
+	// set, and serves the same set for "PROGRAM plugin serve NAME".
+	Builtins Builtins
 
 	// noPdeathsig leaves the plugin's own parent watch as the only guard
 	// against orphans, so tests can check that guard alone.
@@ -113,6 +117,9 @@ func (h *Host) Start(ctx context.Context, spec Spec) (*Plugin, error) {
 	if set != 1 {
 		return nil, &PluginError{Plugin: spec.Name, Op: "start", Err: errors.New("exactly one of a bundled plugin name, an executable path and reattach information is needed")}
 	}
+	if spec.Builtin != "" && h.opts.Builtins[spec.Builtin] == nil {
+		return nil, &PluginError{Plugin: spec.Name, Op: "start", Err: fmt.Errorf("%w: %q (bundled: %v)", ErrUnknownBuiltin, spec.Builtin, h.opts.Builtins.Names())}
+	}
 	if spec.Path != "" {
 		sum, err := hex.DecodeString(spec.SHA256)
 		if err != nil || len(sum) != sha256.Size {
@@ -144,6 +151,9 @@ func (h *Host) Start(ctx context.Context, spec Spec) (*Plugin, error) {
 	}
 	return p, nil
 }
+
+// Builtins returns the bundled plugins the host can start (Options.Builtins).
+func (h *Host) Builtins() Builtins { return h.opts.Builtins }
 
 func (h *Host) forget(p *Plugin) {
 	h.mu.Lock()

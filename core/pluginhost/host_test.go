@@ -39,6 +39,7 @@ func testHost(t testing.TB) (*Host, *syncBuffer) {
 	h := New(Options{
 		Logger:     slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Executable: func() (string, error) { return exe, nil },
+		Builtins:   testBuiltins(),
 	})
 	t.Cleanup(func() { h.Close() })
 	return h, logs
@@ -410,8 +411,16 @@ func TestPluginFailingToStart(t *testing.T) {
 		t.Errorf("error does not show the plugin's stderr: %v", err)
 	}
 	_, err = h.Start(context.Background(), Spec{Name: "typo", Builtin: "no-such-plugin"})
-	if !errors.Is(err, ErrStart) {
-		t.Errorf("Start of an unknown bundled plugin: %v", err)
+	if !errors.Is(err, ErrUnknownBuiltin) || !sdk.IsPermanent(err) || !strings.Contains(err.Error(), localfs.Name) {
+		t.Errorf("Start of an unknown bundled plugin: %v, want ErrUnknownBuiltin listing the bundled ones", err)
+	}
+	// A host that believes in a plugin its executable does not serve: the
+	// process fails its handshake.
+	exe, _ := os.Executable()
+	ghost := New(Options{Executable: func() (string, error) { return exe, nil }, Builtins: Builtins{"ghost": localfs.New}})
+	defer ghost.Close()
+	if _, err := ghost.Start(context.Background(), Spec{Name: "ghost", Builtin: "ghost"}); !errors.Is(err, ErrStart) {
+		t.Errorf("Start of a bundled plugin the executable does not serve: %v", err)
 	}
 	if err := testBuiltins().Serve("no-such-plugin"); !errors.Is(err, ErrUnknownBuiltin) {
 		t.Errorf("Serve of an unknown bundled plugin: %v", err)

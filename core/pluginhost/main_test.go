@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 }
 
 func testBuiltins() Builtins {
-	b := DefaultBuiltins()
+	b := Builtins{localfs.Name: localfs.New}
 	b["stdout"] = func() sdk.Plugin {
 		// A plugin that prints to stdout before the handshake.
 		fmt.Println("starting my plugin v1.0")
@@ -91,7 +91,7 @@ const helperHostEnv = "PLUGINHOST_TEST_HELPER_HOST"
 
 func runHelperHost() {
 	exe, _ := os.Executable()
-	h := New(Options{Executable: func() (string, error) { return exe, nil }})
+	h := New(Options{Executable: func() (string, error) { return exe, nil }, Builtins: testBuiltins()})
 	if os.Getenv(helperHostEnv) == "parent-watch-only" {
 		h.opts.noPdeathsig = true
 	}
