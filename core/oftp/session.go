@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"strings"
 	"time"
 
@@ -27,11 +28,12 @@ const (
 	stIdleListener                // IDLELI
 	stIdleListenerCD              // IDLELICD: just sent an unsolicited CD
 	stWaitCD                      // WF_CD: answered EFPA(CD=Y)
+	stTransfer                    // inside a file, either direction (OPOP..CLOP, OPIP..CLIP)
 	stEnded
 )
 
 func (st state) String() string {
-	return [...]string{"SETUP", "IDLESP", "IDLESPCD", "IDLELI", "IDLELICD", "WF_CD", "ENDED"}[st]
+	return [...]string{"SETUP", "IDLESP", "IDLESPCD", "IDLELI", "IDLELICD", "WF_CD", "TRANSFER", "ENDED"}[st]
 }
 
 // inFrame is one exchange buffer handed from the reading goroutine to the session
@@ -120,7 +122,9 @@ func newSession(conn net.Conn, opts Options, initiator bool) *session {
 		rd:        wire.NewReader(bufio.NewReaderSize(conn, 256<<10)),
 		bw:        bufio.NewWriterSize(conn, 256<<10),
 		initiator: initiator,
-		frames:    make(chan inFrame),
+		// One buffered frame lets the reader deposit what arrives while we stream, so
+		// that poll finds it.
+		frames:    make(chan inFrame, 1),
 		ack:       make(chan struct{}, 1),
 		done:      make(chan struct{}),
 		ownLevel:  opts.Version.level(),
@@ -184,8 +188,16 @@ func (s *session) recv(ctx context.Context) (wire.Command, error) {
 	}
 }
 
-// poll returns a command if one has arrived, without waiting.
+// poll returns a command if one has arrived, without waiting. It hands the last
+// buffer back to the reader first, so that an abort (or a misplaced answer) sent while
+// we stream data reaches us.
 func (s *session) poll() (wire.Command, error) {
+	if s.pending {
+		s.release()
+		// Let the reader run (it may be runnable on this very thread) so that a
+		// buffer already received is not missed for a whole credit window.
+		runtime.Gosched()
+	}
 	select {
 	case f := <-s.frames:
 		return s.take(f)
@@ -397,6 +409,9 @@ func (s *session) abort(code int, cause error) error {
 		text = e.Text
 	}
 	// Best effort within a short deadline: the partner may be gone or not reading.
+	// Output not yet written (DATA, typically) is dropped: the ESID must not wait
+	// behind it.
+	s.bw.Reset(s.conn)
 	_ = s.conn.SetWriteDeadline(time.Now().Add(min(s.opts.Timeout, 5*time.Second)))
 	if b, err := wire.Encode(nil, &wire.ESID{Reason: code, Text: text}, s.lvl); err == nil {
 		s.trail(Outgoing, b)
@@ -554,8 +569,13 @@ func (s *session) negotiate(p *wire.SSID, ownMode wire.Mode) error {
 	if p.BufferSize < 128 || p.Credit < 1 {
 		return s.abort(ESIDIncompatible, fmt.Errorf("partner offers buffer %d, credit %d", p.BufferSize, p.Credit))
 	}
-	// Lenient: a responder answering a larger buffer or credit than we offered breaks
-	// §5.3.2; using the smaller value is always safe.
+	if s.initiator && p.Credit > s.opts.CreditCount {
+		// §5.3.2 SSIDCRED: the responder may only answer an equal or smaller window,
+		// "otherwise a protocol error will abort the session".
+		return s.abort(ESIDIncompatible, fmt.Errorf("responder answered credit %d above our %d", p.Credit, s.opts.CreditCount))
+	}
+	// SSIDSDEB is different: "the smallest is selected", so a larger answer is simply
+	// not used.
 	s.bufSize = min(s.opts.ExchangeBufferSize, p.BufferSize)
 	s.window = min(s.opts.CreditCount, p.Credit)
 	s.compress = s.opts.Compress && p.Compression
@@ -604,6 +624,10 @@ func (s *session) handshakeResponder(ctx context.Context, lookup PartnerLookup) 
 	}
 	proposed := wire.NormalizeLevel(req.Level)
 	own := wire.NormalizeLevel(s.ownLevel)
+	if proposed == 0 && req.Level > wire.Level20 {
+		// A future release: "the lowest level being selected" (§5.3.2) is ours.
+		proposed = wire.Level20
+	}
 	if proposed == 0 {
 		return s.abort(ESIDIncompatible, fmt.Errorf("initiator proposed undefined level %d", int(req.Level)))
 	}
@@ -672,7 +696,7 @@ func (s *session) handshakeResponder(ctx context.Context, lookup PartnerLookup) 
 	// Answer the proposal's own level value when we select it (an RFC 2204 peer's "1"
 	// stays "1"); never answer above it (captures deviation 4).
 	ansLevel := s.lvl
-	if s.lvl == proposed {
+	if s.lvl == wire.NormalizeLevel(req.Level) {
 		ansLevel = req.Level
 	}
 	pw := p.LocalPassword

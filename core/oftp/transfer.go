@@ -87,7 +87,10 @@ func (s *session) sendFile(ctx context.Context, f *OutgoingFile) (res TransferRe
 	}
 	defer func() { rc.Close() }()
 
+	prev := s.state
+	s.state = stTransfer
 	if err := s.send(sfid); err != nil {
+		s.state = prev
 		var ee *wire.EncodeError
 		if errors.As(err, &ee) {
 			return res, fmt.Errorf("%w: %w", ErrInvalidFile, err)
@@ -163,6 +166,16 @@ func (s *session) sendFile(ctx context.Context, f *OutgoingFile) (res TransferRe
 	}
 	if serr != nil {
 		return s.transferFailed(res, serr)
+	}
+	// A last look for an abort or a misplaced answer before EFID.
+	if st.credit > 0 {
+		cmd, err := s.poll()
+		if err != nil {
+			return s.transferFailed(res, err)
+		}
+		if cmd != nil {
+			return s.transferFailed(res, st.unexpected(cmd))
+		}
 	}
 	// EFID is only legal with credit left (§9.11 Note 1): wait for CDT first.
 	if st.credit == 0 {
@@ -308,11 +321,20 @@ type sender struct {
 	records int64
 	emitFn  func([]byte) error
 	buf     []byte
+	first   bool // the first buffer was flushed
 }
 
 func (st *sender) emit(oeb []byte) error {
 	if err := st.s.writeOEB(oeb); err != nil {
 		return err
+	}
+	if st.credit == st.s.window && !st.first {
+		// The first buffer of a file goes out at once, so that a partner that
+		// refuses the data can tell us before the write buffer fills up.
+		st.first = true
+		if err := st.s.flush(); err != nil {
+			return err
+		}
 	}
 	st.credit--
 	if st.s.opts.Events.Progress != nil {
@@ -333,19 +355,22 @@ func (st *sender) emit(oeb []byte) error {
 }
 
 func (st *sender) unexpected(cmd wire.Command) error {
-	if cmd.Code() == wire.CodeCDT {
-		// Lenient: a CDT while we still have credit breaks §9.11 but is harmless;
-		// reset the window (PROTOCOL.md §13 item 7).
-		st.s.log.Warn("CDT received with credit left", "credit", st.credit)
-		st.credit = st.s.window
-		return nil
-	}
+	// Anything here is out of place, a CDT too while we still have credit (§9.10
+	// transition P): taking it as credit could overrun the listener.
 	return st.s.abort(ESIDProtocolViolation, fmt.Errorf("%s received while sending data", cmd.Name()))
 }
 
 // waitCDT is state OPOWFC.
 func (st *sender) waitCDT() error {
-	cmd, err := st.s.recv(st.ctx)
+	// Before the buffered data goes out, see whether the partner has aborted
+	// meanwhile: then the data is dropped instead of sent.
+	cmd, err := st.s.poll()
+	if err != nil {
+		return err
+	}
+	if cmd == nil {
+		cmd, err = st.s.recv(st.ctx)
+	}
 	if err != nil {
 		return err
 	}
@@ -508,6 +533,8 @@ func (s *session) receiveFile(ctx context.Context, c *wire.SFID) error {
 	}
 	info := TransferInfo{Direction: Incoming, DatasetName: inc.DatasetName, Stamp: inc.Stamp,
 		Originator: inc.Originator, Destination: inc.Destination, Format: inc.Format}
+	// OPIP: no longer IDLELICD, so an ESID 00 from here on is an abort (§9.12).
+	s.state = stTransfer
 	dec, refuse := s.decide(ctx, inc)
 	if refuse != nil {
 		s.endTransferEvent(TransferResult{TransferInfo: info, Err: refuse})
@@ -545,6 +572,10 @@ func (s *session) receiveFile(ctx context.Context, c *wire.SFID) error {
 	if s.opts.Events.StartTransfer != nil {
 		s.opts.Events.StartTransfer(info)
 	}
+	// Inside a file only DATA, EFID and ESID may come: refuse a longer buffer from its
+	// header (ESID 07) instead of reading it. The reader is parked on the SFID.
+	s.rd.SetMaxBuffer(max(s.bufSize+1, maxESID))
+	defer s.rd.SetMaxBuffer(wire.MaxBufferSize)
 	credit := s.window
 	var octets int64
 	// OPI
@@ -611,6 +642,9 @@ func (s *session) receiveFile(ctx context.Context, c *wire.SFID) error {
 		}
 	}
 }
+
+// maxESID is the longest ESID (2.0 with 999 octets of text).
+const maxESID = 7 + wire.MaxText
 
 // text returns t when the level carries reason texts.
 func (s *session) text(t string) string {
