@@ -124,10 +124,10 @@ func newSession(conn net.Conn, opts Options, initiator bool) *session {
 		initiator: initiator,
 		// One buffered frame lets the reader deposit what arrives while we stream, so
 		// that poll finds it.
-		frames:    make(chan inFrame, 1),
-		ack:       make(chan struct{}, 1),
-		done:      make(chan struct{}),
-		ownLevel:  opts.Version.level(),
+		frames:   make(chan inFrame, 1),
+		ack:      make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		ownLevel: opts.Version.level(),
 	}
 	s.wr = wire.NewWriter(s.bw)
 	s.lvl = wire.NormalizeLevel(s.ownLevel)
