@@ -190,13 +190,15 @@ func (s *session) recv(ctx context.Context) (wire.Command, error) {
 
 // poll returns a command if one has arrived, without waiting. It hands the last
 // buffer back to the reader first, so that an abort (or a misplaced answer) sent while
-// we stream data reaches us.
-func (s *session) poll() (wire.Command, error) {
+// we stream data reaches us; yield also gives the reader a chance to run at once.
+func (s *session) poll(yield bool) (wire.Command, error) {
 	if s.pending {
 		s.release()
-		// Let the reader run (it may be runnable on this very thread) so that a
-		// buffer already received is not missed for a whole credit window.
-		runtime.Gosched()
+		if yield {
+			// Let the reader run (it may be runnable on this very thread) so that a
+			// buffer already received is not missed for a whole credit window.
+			runtime.Gosched()
+		}
 	}
 	select {
 	case f := <-s.frames:

@@ -169,7 +169,7 @@ func (s *session) sendFile(ctx context.Context, f *OutgoingFile) (res TransferRe
 	}
 	// A last look for an abort or a misplaced answer before EFID.
 	if st.credit > 0 {
-		cmd, err := s.poll()
+		cmd, err := s.poll(true)
 		if err != nil {
 			return s.transferFailed(res, err)
 		}
@@ -322,6 +322,7 @@ type sender struct {
 	emitFn  func([]byte) error
 	buf     []byte
 	first   bool // the first buffer was flushed
+	emitted int
 }
 
 func (st *sender) emit(oeb []byte) error {
@@ -343,8 +344,11 @@ func (st *sender) emit(oeb []byte) error {
 	if st.credit == 0 {
 		return st.waitCDT()
 	}
-	// Look for an early abort from the partner without waiting.
-	cmd, err := st.s.poll()
+	// Look for an early abort from the partner without waiting. Answers that were
+	// already on their way when the data started (an early CDT or EFPA) are caught in
+	// the first buffers; later ones at the next poll.
+	st.emitted++
+	cmd, err := st.s.poll(st.emitted <= 3)
 	if err != nil {
 		return err
 	}
@@ -364,9 +368,14 @@ func (st *sender) unexpected(cmd wire.Command) error {
 func (st *sender) waitCDT() error {
 	// Before the buffered data goes out, see whether the partner has aborted
 	// meanwhile: then the data is dropped instead of sent.
-	cmd, err := st.s.poll()
+	cmd, err := st.s.poll(true)
 	if err != nil {
 		return err
+	}
+	if cmd != nil && st.s.bw.Buffered() > 0 {
+		// The partner cannot have seen the buffers still in our write buffer, so
+		// whatever it sent, a CDT too, came too early.
+		return st.unexpected(cmd)
 	}
 	if cmd == nil {
 		cmd, err = st.s.recv(st.ctx)
