@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	pb "github.com/oftp2/connector/sdk/internal/proto"
 	"google.golang.org/grpc"
@@ -24,7 +25,21 @@ type RemotePlugin struct {
 	// codec, when set, is the connection's chunk codec; readers return
 	// consumed chunks to it.
 	codec *chunkCodec
+	// offered is the data plane given by OfferDataPlane; dp is set to it
+	// once Describe finds that the plugin holds its end.
+	offered atomic.Pointer[DataPlane]
+	dp      atomic.Pointer[DataPlane]
 }
+
+// OfferDataPlane lets c move file bytes through pipes passed over d (whose
+// other end the plugin process inherited) instead of gRPC chunks. It takes
+// effect with the next Describe, and only if the plugin says it holds its
+// end of d; otherwise chunks stay in use. The caller keeps d and closes it
+// when the process ends.
+func (c *RemotePlugin) OfferDataPlane(d *DataPlane) { c.offered.Store(d) }
+
+// DataPlane reports whether file bytes travel through the data plane.
+func (c *RemotePlugin) DataPlane() bool { return c.dp.Load() != nil }
 
 // NewRemotePlugin wraps a gRPC connection to a plugin process. Connections
 // made with HostTransport's options should use HostTransport.RemotePlugin.
@@ -47,6 +62,11 @@ func (c *RemotePlugin) Describe(ctx context.Context) (Info, error) {
 		Name: resp.Name, Version: resp.Version,
 		Capabilities: Capabilities{Sink: resp.Sink, Source: resp.Source, Watch: resp.Watch, Keys: resp.Keys},
 	}
+	if d := c.offered.Load(); d != nil && resp.DataPlane {
+		c.dp.Store(d)
+	} else {
+		c.dp.Store(nil)
+	}
 	for _, a := range resp.Attributes {
 		attr := Attribute{Name: a.Name, Type: a.Type, Required: a.Required, Sensitive: a.Sensitive, Description: a.Description}
 		if len(a.DefaultJson) > 0 {
@@ -67,17 +87,23 @@ func (c *RemotePlugin) Configure(ctx context.Context, configJSON []byte) error {
 
 // Sink returns the plugin's sink. Calls fail with ErrUnsupported when the
 // plugin has none; Describe tells beforehand.
-func (c *RemotePlugin) Sink() Sink { return remoteSink{c.sink} }
+func (c *RemotePlugin) Sink() Sink { return remoteSink{c.sink, c.dp.Load()} }
 
 // Source returns the plugin's source; it also implements Watcher.
-func (c *RemotePlugin) Source() Source { return remoteSource{c.source, c.codec} }
+func (c *RemotePlugin) Source() Source { return remoteSource{c.source, c.codec, c.dp.Load()} }
 
 // Keys returns the plugin's key operations.
 func (c *RemotePlugin) Keys() Keys { return remoteKeys{c.keys} }
 
-type remoteSink struct{ c pb.SinkClient }
+type remoteSink struct {
+	c  pb.SinkClient
+	dp *DataPlane // nil: chunks
+}
 
 func (s remoteSink) Open(ctx context.Context, meta FileMeta) (SinkWriter, error) {
+	if s.dp != nil {
+		return s.openPiped(ctx, meta)
+	}
 	sctx, cancel := context.WithCancel(ctx)
 	stream, err := s.c.Write(sctx)
 	if err != nil {
@@ -247,6 +273,7 @@ func recvCtx[T any](ctx context.Context, recv func() (T, error)) (T, error) {
 type remoteSource struct {
 	c     pb.SourceClient
 	codec *chunkCodec
+	dp    *DataPlane // nil: chunks
 }
 
 func (s remoteSource) List(ctx context.Context) ([]OutgoingFile, error) {
@@ -281,6 +308,9 @@ func (s remoteSource) Watch(ctx context.Context, fn func(OutgoingFile) error) er
 }
 
 func (s remoteSource) Open(ctx context.Context, id string, offset int64) (io.ReadCloser, error) {
+	if s.dp != nil {
+		return s.openPiped(ctx, id, offset)
+	}
 	sctx, cancel := context.WithCancel(ctx)
 	stream, err := s.c.Read(sctx, &pb.ReadRequest{Id: id, Offset: offset})
 	if err != nil {

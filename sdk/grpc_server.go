@@ -34,6 +34,10 @@ type server struct {
 	// codec decodes sink chunks into pooled buffers; nil when the server
 	// was not built with it.
 	codec *chunkCodec
+	// dp receives the pipes of data-plane transfers; nil without a data plane.
+	dp *pipeInbox
+	// bufs holds pipeBufSize buffers for data-plane transfers.
+	bufs sync.Pool
 
 	// inflight counts running calls so that a plugin whose host died can
 	// let Abort finish before it exits.
@@ -59,6 +63,7 @@ func (s *server) Describe(ctx context.Context, _ *pb.DescribeRequest) (*pb.Descr
 		Name: info.Name, Version: info.Version,
 		Sink: info.Capabilities.Sink, Source: info.Capabilities.Source,
 		Watch: info.Capabilities.Watch, Keys: info.Capabilities.Keys,
+		DataPlane: s.dp != nil && s.dp.available(),
 	}
 	for _, a := range info.Schema.Attributes {
 		pa := &pb.Attribute{Name: a.Name, Type: a.Type, Required: a.Required, Sensitive: a.Sensitive, Description: a.Description}
@@ -100,6 +105,9 @@ func (ss *sinkServer) Write(stream grpc.BidiStreamingServer[pb.SinkRequest, pb.S
 	open := first.GetOpen()
 	if open == nil {
 		return status.Error(codes.InvalidArgument, "sink stream must start with open")
+	}
+	if first.Transfer != 0 {
+		return ss.writePiped(stream, open, first.Transfer)
 	}
 	w, err := ss.s.p.Sink.Open(ctx, metaFromProto(open))
 	if err != nil {
@@ -206,6 +214,9 @@ func (ss *sourceServer) Read(req *pb.ReadRequest, stream grpc.ServerStreamingSer
 	defer ss.s.inflight.Done()
 	if req.Offset < 0 {
 		return toStatus(Permanent(errors.New("negative read offset")))
+	}
+	if req.Transfer != 0 {
+		return ss.readPiped(req, stream)
 	}
 	r, err := ss.s.p.Source.Open(stream.Context(), req.Id, req.Offset)
 	if err != nil {

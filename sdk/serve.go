@@ -33,9 +33,16 @@ func Serve(p Plugin) {
 		JSONFormat: true,
 	})
 	if os.Getenv(DebugEnv) != "" {
+		os.Unsetenv(DataPlaneEnv)
 		serveDebug(srv, logger)
 		return
 	}
+	dp, err := inboxFromEnv()
+	if err != nil {
+		// The gRPC chunk path still works; the connector sees no data plane.
+		logger.Warn("data plane unavailable; file bytes travel over gRPC", "error", err)
+	}
+	srv.dp = dp
 	stop := make(chan struct{})
 	go watchParent(os.Getppid(), time.Second, stop, func() {
 		// The connector is gone: give in-flight streams (which now see a
@@ -156,6 +163,29 @@ func NewGRPCServer(p Plugin, opts ...grpc.ServerOption) (*grpc.Server, error) {
 		return nil, err
 	}
 	srv := &server{p: p}
+	g := newGRPCServer(srv)(opts)
+	srv.register(g)
+	return g, nil
+}
+
+// NewGRPCServerWithDataPlane is NewGRPCServer for a plugin served in this
+// process that also receives pipes over d, as a plugin process does over
+// the socket it inherited. Tests use it to exercise the data plane without
+// a process; the server owns d's plugin end and stops using it when d is
+// closed.
+func NewGRPCServerWithDataPlane(p Plugin, d *DataPlane, opts ...grpc.ServerOption) (*grpc.Server, error) {
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	child := d.takeChild()
+	if child == nil {
+		return nil, fmt.Errorf("%w: the plugin end of the data plane was already handed out", ErrDataPlane)
+	}
+	dp, err := inboxFromFile(child)
+	if err != nil {
+		return nil, err
+	}
+	srv := &server{p: p, dp: dp}
 	g := newGRPCServer(srv)(opts)
 	srv.register(g)
 	return g, nil

@@ -80,10 +80,28 @@ func BenchmarkSinkLocalfs(b *testing.B) {
 	})
 }
 
+// transports are the two ways file bytes reach a plugin process: pipes
+// passed over the data-plane socket, and gRPC chunk messages (the path of
+// plugins built with an older SDK).
+var transports = []struct {
+	name string
+	opts Options
+}{
+	{"data-plane", Options{}},
+	{"grpc-chunks", Options{NoDataPlane: true}},
+}
+
 // BenchmarkSinkLocalfsRatio alternates the in-process and the plugin
 // process write file by file, so load changes on a shared machine hit both
-// alike, and reports the plugin's throughput relative to in-process.
+// alike, and reports the plugin's throughput relative to in-process, once
+// per transport.
 func BenchmarkSinkLocalfsRatio(b *testing.B) {
+	for _, tr := range transports {
+		b.Run(tr.name, func(b *testing.B) { benchSinkRatio(b, tr.opts) })
+	}
+}
+
+func benchSinkRatio(b *testing.B, opts Options) {
 	pattern := benchPattern()
 	bin, sum := localfsBinary(b)
 	inDir, plDir := b.TempDir(), b.TempDir()
@@ -92,11 +110,14 @@ func BenchmarkSinkLocalfsRatio(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	h := New(Options{})
+	h := New(opts)
 	defer h.Close()
 	p, err := h.Start(context.Background(), Spec{Name: "bench", Path: bin, SHA256: sum, Config: dirConfig(b, plDir)})
 	if err != nil {
 		b.Fatal(err)
+	}
+	if p.DataPlane() == opts.NoDataPlane {
+		b.Fatalf("data plane in use: %v, want %v", p.DataPlane(), !opts.NoDataPlane)
 	}
 	var inProc, plugin time.Duration
 	timed := func(dir string, s sdk.Sink) time.Duration {
@@ -118,18 +139,30 @@ func BenchmarkSinkLocalfsRatio(b *testing.B) {
 }
 
 // BenchmarkTransport streams to a sink that stores nothing, in a plugin
-// process: the cost of the gRPC/mTLS path alone.
+// process: the cost of the transport alone.
 func BenchmarkTransport(b *testing.B) {
 	pattern := benchPattern()
-	h, _ := testHost(b)
-	p, err := h.Start(context.Background(), Spec{Name: "discard", Builtin: "discard"})
+	exe, err := os.Executable()
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.SetBytes(benchFileSize)
-	b.ReportAllocs()
-	for b.Loop() {
-		writeBenchFile(b, p.Sink(), "x", pattern)
+	for _, tr := range transports {
+		b.Run(tr.name, func(b *testing.B) {
+			opts := tr.opts
+			opts.Executable = func() (string, error) { return exe, nil }
+			opts.Builtins = testBuiltins()
+			h := New(opts)
+			defer h.Close()
+			p, err := h.Start(context.Background(), Spec{Name: "discard", Builtin: "discard"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(benchFileSize)
+			b.ReportAllocs()
+			for b.Loop() {
+				writeBenchFile(b, p.Sink(), "x", pattern)
+			}
+		})
 	}
 }
 

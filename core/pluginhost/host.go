@@ -73,6 +73,9 @@ type Options struct {
 	// must name one of them. The program that links them in supplies the
 	// set, and serves the same set for "PROGRAM plugin serve NAME".
 	Builtins Builtins
+	// NoDataPlane keeps file bytes on the gRPC stream as chunk messages even
+	// for plugins that can take them through pipes (see sdk.DataPlane).
+	NoDataPlane bool
 
 	// noPdeathsig leaves the plugin's own parent watch as the only guard
 	// against orphans, so tests can check that guard alone.
@@ -196,6 +199,15 @@ type instance struct {
 	client *plugin.Client
 	remote *sdk.RemotePlugin
 	pid    int
+	dp     *sdk.DataPlane // nil when file bytes travel as chunks
+}
+
+// stop kills the process and closes its data plane.
+func (i *instance) stop() {
+	i.client.Kill()
+	if i.dp != nil {
+		i.dp.Close()
+	}
 }
 
 // Name returns the plugin's configured name.
@@ -218,6 +230,14 @@ func (p *Plugin) PID() int {
 	return p.cur.pid
 }
 
+// DataPlane reports whether the current process takes file bytes through
+// pipes (sdk.DataPlane) rather than gRPC chunks.
+func (p *Plugin) DataPlane() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cur != nil && p.cur.dp != nil
+}
+
 // Close stops the plugin process.
 func (p *Plugin) Close() {
 	p.mu.Lock()
@@ -226,7 +246,7 @@ func (p *Plugin) Close() {
 	p.cur = nil
 	p.mu.Unlock()
 	if cur != nil {
-		cur.client.Kill()
+		cur.stop()
 	}
 }
 
@@ -243,7 +263,7 @@ func (p *Plugin) instance(ctx context.Context) (*instance, error) {
 	}
 	if p.cur != nil {
 		p.log.Warn("plugin process exited; starting a new one", "pid", p.cur.pid)
-		p.cur.client.Kill()
+		p.cur.stop()
 		p.cur = nil
 	}
 	inst, info, err := p.start(ctx)
@@ -287,6 +307,17 @@ func (p *Plugin) start(ctx context.Context) (*instance, sdk.Info, error) {
 	if !opts.noPdeathsig {
 		bindToParent(cmd)
 	}
+	// The data plane's socket is inherited like stdin; a plugin built with
+	// an older SDK ignores it and Describe tells that.
+	var dp *sdk.DataPlane
+	if !opts.NoDataPlane {
+		var err error
+		if dp, err = sdk.NewDataPlane(); err != nil {
+			p.log.Debug("no data plane; file bytes travel over gRPC", "error", err)
+		} else {
+			dp.Attach(cmd)
+		}
+	}
 
 	stderr := &tailBuffer{max: 4 << 10}
 	transport := sdk.NewHostTransport()
@@ -309,6 +340,9 @@ func (p *Plugin) start(ctx context.Context) (*instance, sdk.Info, error) {
 	})
 	fail := func(err error) (*instance, sdk.Info, error) {
 		client.Kill()
+		if dp != nil {
+			dp.Close()
+		}
 		pe := &PluginError{Plugin: p.spec.Name, Op: "start", Err: err}
 		var inner *PluginError
 		if errors.As(err, &inner) {
@@ -320,10 +354,13 @@ func (p *Plugin) start(ctx context.Context) (*instance, sdk.Info, error) {
 		return nil, sdk.Info{}, pe
 	}
 	rpc, err := client.Client()
+	if dp != nil {
+		dp.Started()
+	}
 	if err != nil {
 		return fail(p.startError(err, cmd.Path))
 	}
-	return p.handshake(ctx, client, rpc, began, fail)
+	return p.handshake(ctx, client, rpc, dp, began, fail)
 }
 
 // attach connects to a plugin running in debug mode.
@@ -364,7 +401,7 @@ func (p *Plugin) attach(ctx context.Context, began time.Time) (*instance, sdk.In
 		client.Kill()
 		return fail(fmt.Errorf("%w: %v", ErrStart, err))
 	}
-	return p.handshake(ctx, client, rpc, began, func(err error) (*instance, sdk.Info, error) {
+	return p.handshake(ctx, client, rpc, nil, began, func(err error) (*instance, sdk.Info, error) {
 		client.Kill()
 		var pe *PluginError
 		if errors.As(err, &pe) {
@@ -375,7 +412,7 @@ func (p *Plugin) attach(ctx context.Context, began time.Time) (*instance, sdk.In
 }
 
 // handshake dispenses the plugin, describes and configures it.
-func (p *Plugin) handshake(ctx context.Context, client *plugin.Client, rpc plugin.ClientProtocol, began time.Time,
+func (p *Plugin) handshake(ctx context.Context, client *plugin.Client, rpc plugin.ClientProtocol, dp *sdk.DataPlane, began time.Time,
 	fail func(error) (*instance, sdk.Info, error)) (*instance, sdk.Info, error) {
 	raw, err := rpc.Dispense(sdk.PluginName)
 	if err != nil {
@@ -385,9 +422,16 @@ func (p *Plugin) handshake(ctx context.Context, client *plugin.Client, rpc plugi
 	if !ok {
 		return fail(fmt.Errorf("%w: unexpected plugin client %T", ErrStart, raw))
 	}
+	if dp != nil {
+		remote.OfferDataPlane(dp)
+	}
 	info, err := remote.Describe(ctx)
 	if err != nil {
 		return fail(fmt.Errorf("describe: %w", err))
+	}
+	if dp != nil && !remote.DataPlane() {
+		dp.Close()
+		dp = nil
 	}
 	if len(p.spec.Config) > 0 {
 		if err := remote.Configure(ctx, p.spec.Config); err != nil {
@@ -399,8 +443,8 @@ func (p *Plugin) handshake(ctx context.Context, client *plugin.Client, rpc plugi
 		pid = rc.Pid
 	}
 	p.log.Info("plugin started", "name", info.Name, "version", info.Version,
-		"protocol", client.NegotiatedVersion(), "pid", pid, "start_ms", time.Since(began).Milliseconds())
-	return &instance{client: client, remote: remote, pid: pid}, info, nil
+		"protocol", client.NegotiatedVersion(), "pid", pid, "data_plane", dp != nil, "start_ms", time.Since(began).Milliseconds())
+	return &instance{client: client, remote: remote, pid: pid, dp: dp}, info, nil
 }
 
 // startError explains a failed handshake in the user's terms.

@@ -42,6 +42,50 @@ func ServeGRPC(t testing.TB, p sdk.Plugin) *sdk.RemotePlugin {
 	return transport.RemotePlugin(conn)
 }
 
+// ServeGRPCDataPlane is ServeGRPC with the data plane: file bytes of sink
+// writes and source reads travel through pipes passed over a Unix socket
+// pair, as between the connector and a plugin process. It fails the test
+// where the data plane is not available.
+func ServeGRPCDataPlane(t testing.TB, p sdk.Plugin) *sdk.RemotePlugin {
+	t.Helper()
+	dp, err := sdk.NewDataPlane()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		dp.Close()
+		t.Fatal(err)
+	}
+	srv, err := sdk.NewGRPCServerWithDataPlane(p, dp)
+	if err != nil {
+		dp.Close()
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	transport := sdk.NewHostTransport()
+	conn, err := grpc.NewClient(ln.Addr().String(), append(transport.DialOptions, grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+	if err != nil {
+		srv.Stop()
+		dp.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Close()
+		srv.Stop()
+		dp.Close()
+	})
+	rp := transport.RemotePlugin(conn)
+	rp.OfferDataPlane(dp)
+	if _, err := rp.Describe(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !rp.DataPlane() {
+		t.Fatal("the in-process plugin did not take the data plane")
+	}
+	return rp
+}
+
 // BuildPlugin compiles the main package pkg (an import path or a directory)
 // into a temporary directory and returns the executable's path.
 func BuildPlugin(t testing.TB, pkg string) string {
@@ -60,10 +104,17 @@ func BuildPlugin(t testing.TB, pkg string) string {
 }
 
 // Launch starts a plugin executable as the connector does (go-plugin
-// handshake, gRPC, automatic mutual TLS) and returns the dispensed plugin.
+// handshake, gRPC, automatic mutual TLS, the data plane where the system has
+// it) and returns the dispensed plugin. File bytes go through the data plane
+// from the first Describe on, if the plugin takes it (RemotePlugin.DataPlane).
 // The process is stopped when the test ends.
 func Launch(t testing.TB, cmd *exec.Cmd) *sdk.RemotePlugin {
 	t.Helper()
+	dp, err := sdk.NewDataPlane()
+	if err == nil {
+		dp.Attach(cmd)
+		t.Cleanup(func() { dp.Close() })
+	}
 	transport := sdk.NewHostTransport()
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.HandshakeConfig(),
@@ -77,6 +128,9 @@ func Launch(t testing.TB, cmd *exec.Cmd) *sdk.RemotePlugin {
 	})
 	t.Cleanup(client.Kill)
 	rpc, err := client.Client()
+	if dp != nil {
+		dp.Started()
+	}
 	if err != nil {
 		t.Fatalf("start plugin %s: %v", cmd.Path, err)
 	}
@@ -84,7 +138,11 @@ func Launch(t testing.TB, cmd *exec.Cmd) *sdk.RemotePlugin {
 	if err != nil {
 		t.Fatalf("dispense plugin %s: %v", cmd.Path, err)
 	}
-	return raw.(*sdk.RemotePlugin)
+	rp := raw.(*sdk.RemotePlugin)
+	if dp != nil {
+		rp.OfferDataPlane(dp)
+	}
+	return rp
 }
 
 // Configure describes and configures a remote plugin, failing the test on error.

@@ -104,6 +104,20 @@ func TestConformanceGRPC(t *testing.T) {
 	sdktest.RunSource(t, sdktest.SourceConfig{Source: rs.Source(), Put: putter(outbox)})
 }
 
+// The same suite with file bytes in pipes passed over a socket pair (the
+// data plane) instead of gRPC chunks.
+func TestConformanceDataPlane(t *testing.T) {
+	sinkDir, outbox := t.TempDir(), t.TempDir()
+	rp := sdktest.ServeGRPCDataPlane(t, localfs.New())
+	sdktest.Configure(t, rp, configJSON(t, sinkDir))
+	fetch, vis := storageFor(sinkDir)
+	sdktest.RunSink(t, sdktest.SinkConfig{Sink: rp.Sink(), Fetch: fetch, Visible: vis})
+
+	rs := sdktest.ServeGRPCDataPlane(t, localfs.New())
+	sdktest.Configure(t, rs, configJSON(t, outbox))
+	sdktest.RunSource(t, sdktest.SourceConfig{Source: rs.Source(), Put: putter(outbox)})
+}
+
 func TestConformancePluginProcess(t *testing.T) {
 	bin := sdktest.BuildPlugin(t, "github.com/oftp2/connector/plugins/localfs")
 	sinkDir, outbox := t.TempDir(), t.TempDir()
@@ -112,6 +126,9 @@ func TestConformancePluginProcess(t *testing.T) {
 	info := sdktest.Configure(t, rp, configJSON(t, sinkDir))
 	if info.Name != localfs.Name || !info.Capabilities.Sink || !info.Capabilities.Source || info.Capabilities.Keys {
 		t.Errorf("Describe = %+v", info)
+	}
+	if !rp.DataPlane() {
+		t.Error("the plugin process did not take the data plane")
 	}
 	fetch, vis := storageFor(sinkDir)
 	sdktest.RunSink(t, sdktest.SinkConfig{Sink: rp.Sink(), Fetch: fetch, Visible: vis})

@@ -377,14 +377,18 @@ func (*DescribeRequest) Descriptor() ([]byte, []int) {
 }
 
 type DescribeResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
-	Sink          bool                   `protobuf:"varint,3,opt,name=sink,proto3" json:"sink,omitempty"`
-	Source        bool                   `protobuf:"varint,4,opt,name=source,proto3" json:"source,omitempty"`
-	Keys          bool                   `protobuf:"varint,5,opt,name=keys,proto3" json:"keys,omitempty"`
-	Watch         bool                   `protobuf:"varint,6,opt,name=watch,proto3" json:"watch,omitempty"`
-	Attributes    []*Attribute           `protobuf:"bytes,7,rep,name=attributes,proto3" json:"attributes,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Name       string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Version    string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Sink       bool                   `protobuf:"varint,3,opt,name=sink,proto3" json:"sink,omitempty"`
+	Source     bool                   `protobuf:"varint,4,opt,name=source,proto3" json:"source,omitempty"`
+	Keys       bool                   `protobuf:"varint,5,opt,name=keys,proto3" json:"keys,omitempty"`
+	Watch      bool                   `protobuf:"varint,6,opt,name=watch,proto3" json:"watch,omitempty"`
+	Attributes []*Attribute           `protobuf:"bytes,7,rep,name=attributes,proto3" json:"attributes,omitempty"`
+	// data_plane is set when the plugin holds the data-plane socket the
+	// connector handed it at start: file bytes may then travel through pipes
+	// instead of chunk messages.
+	DataPlane     bool `protobuf:"varint,8,opt,name=data_plane,json=dataPlane,proto3" json:"data_plane,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -466,6 +470,13 @@ func (x *DescribeResponse) GetAttributes() []*Attribute {
 		return x.Attributes
 	}
 	return nil
+}
+
+func (x *DescribeResponse) GetDataPlane() bool {
+	if x != nil {
+		return x.DataPlane
+	}
+	return false
 }
 
 type ConfigureRequest struct {
@@ -752,7 +763,10 @@ type SinkRequest struct {
 	//	*SinkRequest_Chunk
 	//	*SinkRequest_Commit
 	//	*SinkRequest_Abort
-	Msg           isSinkRequest_Msg `protobuf_oneof:"msg"`
+	Msg isSinkRequest_Msg `protobuf_oneof:"msg"`
+	// transfer, set with open, names the pipe the connector passed over the
+	// data-plane socket: the file's bytes come through it, not as chunks.
+	Transfer      uint64 `protobuf:"varint,5,opt,name=transfer,proto3" json:"transfer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -830,6 +844,13 @@ func (x *SinkRequest) GetAbort() *AbortRequest {
 	return nil
 }
 
+func (x *SinkRequest) GetTransfer() uint64 {
+	if x != nil {
+		return x.Transfer
+	}
+	return 0
+}
+
 type isSinkRequest_Msg interface {
 	isSinkRequest_Msg()
 }
@@ -860,7 +881,10 @@ func (*SinkRequest_Commit) isSinkRequest_Msg() {}
 func (*SinkRequest_Abort) isSinkRequest_Msg() {}
 
 type CommitRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// size is the number of bytes the connector wrote to the transfer's pipe;
+	// the plugin commits only when it read exactly that many.
+	Size          int64 `protobuf:"varint,1,opt,name=size,proto3" json:"size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -893,6 +917,13 @@ func (x *CommitRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use CommitRequest.ProtoReflect.Descriptor instead.
 func (*CommitRequest) Descriptor() ([]byte, []int) {
 	return file_plugin_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CommitRequest) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
 }
 
 type AbortRequest struct {
@@ -1346,9 +1377,12 @@ func (*WatchRequest) Descriptor() ([]byte, []int) {
 }
 
 type ReadRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Offset        int64                  `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Id     string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Offset int64                  `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	// transfer names the pipe, passed over the data-plane socket, that the
+	// plugin writes the file into instead of sending chunks.
+	Transfer      uint64 `protobuf:"varint,3,opt,name=transfer,proto3" json:"transfer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1397,12 +1431,20 @@ func (x *ReadRequest) GetOffset() int64 {
 	return 0
 }
 
+func (x *ReadRequest) GetTransfer() uint64 {
+	if x != nil {
+		return x.Transfer
+	}
+	return 0
+}
+
 type ReadResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Msg:
 	//
 	//	*ReadResponse_Opened
 	//	*ReadResponse_Chunk
+	//	*ReadResponse_Done
 	Msg           isReadResponse_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1463,6 +1505,15 @@ func (x *ReadResponse) GetChunk() []byte {
 	return nil
 }
 
+func (x *ReadResponse) GetDone() *ReadDone {
+	if x != nil {
+		if x, ok := x.Msg.(*ReadResponse_Done); ok {
+			return x.Done
+		}
+	}
+	return nil
+}
+
 type isReadResponse_Msg interface {
 	isReadResponse_Msg()
 }
@@ -1476,9 +1527,60 @@ type ReadResponse_Chunk struct {
 	Chunk []byte `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
 }
 
+type ReadResponse_Done struct {
+	// done ends a data-plane read: the pipe carried size bytes.
+	Done *ReadDone `protobuf:"bytes,3,opt,name=done,proto3,oneof"`
+}
+
 func (*ReadResponse_Opened) isReadResponse_Msg() {}
 
 func (*ReadResponse_Chunk) isReadResponse_Msg() {}
+
+func (*ReadResponse_Done) isReadResponse_Msg() {}
+
+type ReadDone struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Size          int64                  `protobuf:"varint,1,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadDone) Reset() {
+	*x = ReadDone{}
+	mi := &file_plugin_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadDone) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadDone) ProtoMessage() {}
+
+func (x *ReadDone) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadDone.ProtoReflect.Descriptor instead.
+func (*ReadDone) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ReadDone) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
 
 type Receipt struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -1492,7 +1594,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_plugin_proto_msgTypes[21]
+	mi := &file_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1504,7 +1606,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[21]
+	mi := &file_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1517,7 +1619,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{21}
+	return file_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Receipt) GetReceivedAt() *Timestamp {
@@ -1551,7 +1653,7 @@ type AckRequest struct {
 
 func (x *AckRequest) Reset() {
 	*x = AckRequest{}
-	mi := &file_plugin_proto_msgTypes[22]
+	mi := &file_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1563,7 +1665,7 @@ func (x *AckRequest) String() string {
 func (*AckRequest) ProtoMessage() {}
 
 func (x *AckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[22]
+	mi := &file_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1576,7 +1678,7 @@ func (x *AckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckRequest.ProtoReflect.Descriptor instead.
 func (*AckRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{22}
+	return file_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AckRequest) GetId() string {
@@ -1601,7 +1703,7 @@ type AckResponse struct {
 
 func (x *AckResponse) Reset() {
 	*x = AckResponse{}
-	mi := &file_plugin_proto_msgTypes[23]
+	mi := &file_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1613,7 +1715,7 @@ func (x *AckResponse) String() string {
 func (*AckResponse) ProtoMessage() {}
 
 func (x *AckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[23]
+	mi := &file_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1626,7 +1728,7 @@ func (x *AckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckResponse.ProtoReflect.Descriptor instead.
 func (*AckResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{23}
+	return file_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 type NackRequest struct {
@@ -1641,7 +1743,7 @@ type NackRequest struct {
 
 func (x *NackRequest) Reset() {
 	*x = NackRequest{}
-	mi := &file_plugin_proto_msgTypes[24]
+	mi := &file_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1653,7 +1755,7 @@ func (x *NackRequest) String() string {
 func (*NackRequest) ProtoMessage() {}
 
 func (x *NackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[24]
+	mi := &file_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1666,7 +1768,7 @@ func (x *NackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NackRequest.ProtoReflect.Descriptor instead.
 func (*NackRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{24}
+	return file_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *NackRequest) GetId() string {
@@ -1705,7 +1807,7 @@ type NackResponse struct {
 
 func (x *NackResponse) Reset() {
 	*x = NackResponse{}
-	mi := &file_plugin_proto_msgTypes[25]
+	mi := &file_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1717,7 +1819,7 @@ func (x *NackResponse) String() string {
 func (*NackResponse) ProtoMessage() {}
 
 func (x *NackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[25]
+	mi := &file_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1730,7 +1832,7 @@ func (x *NackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NackResponse.ProtoReflect.Descriptor instead.
 func (*NackResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{25}
+	return file_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 type CertificateRequest struct {
@@ -1742,7 +1844,7 @@ type CertificateRequest struct {
 
 func (x *CertificateRequest) Reset() {
 	*x = CertificateRequest{}
-	mi := &file_plugin_proto_msgTypes[26]
+	mi := &file_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1754,7 +1856,7 @@ func (x *CertificateRequest) String() string {
 func (*CertificateRequest) ProtoMessage() {}
 
 func (x *CertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[26]
+	mi := &file_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1767,7 +1869,7 @@ func (x *CertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CertificateRequest.ProtoReflect.Descriptor instead.
 func (*CertificateRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{26}
+	return file_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CertificateRequest) GetKeyId() string {
@@ -1787,7 +1889,7 @@ type CertificateResponse struct {
 
 func (x *CertificateResponse) Reset() {
 	*x = CertificateResponse{}
-	mi := &file_plugin_proto_msgTypes[27]
+	mi := &file_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1799,7 +1901,7 @@ func (x *CertificateResponse) String() string {
 func (*CertificateResponse) ProtoMessage() {}
 
 func (x *CertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[27]
+	mi := &file_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1812,7 +1914,7 @@ func (x *CertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CertificateResponse.ProtoReflect.Descriptor instead.
 func (*CertificateResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{27}
+	return file_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CertificateResponse) GetChain() [][]byte {
@@ -1834,7 +1936,7 @@ type SignRequest struct {
 
 func (x *SignRequest) Reset() {
 	*x = SignRequest{}
-	mi := &file_plugin_proto_msgTypes[28]
+	mi := &file_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1846,7 +1948,7 @@ func (x *SignRequest) String() string {
 func (*SignRequest) ProtoMessage() {}
 
 func (x *SignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[28]
+	mi := &file_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1859,7 +1961,7 @@ func (x *SignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignRequest.ProtoReflect.Descriptor instead.
 func (*SignRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{28}
+	return file_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SignRequest) GetKeyId() string {
@@ -1899,7 +2001,7 @@ type SignResponse struct {
 
 func (x *SignResponse) Reset() {
 	*x = SignResponse{}
-	mi := &file_plugin_proto_msgTypes[29]
+	mi := &file_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1911,7 +2013,7 @@ func (x *SignResponse) String() string {
 func (*SignResponse) ProtoMessage() {}
 
 func (x *SignResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[29]
+	mi := &file_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1924,7 +2026,7 @@ func (x *SignResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignResponse.ProtoReflect.Descriptor instead.
 func (*SignResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{29}
+	return file_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SignResponse) GetSignature() []byte {
@@ -1946,7 +2048,7 @@ type DecryptRequest struct {
 
 func (x *DecryptRequest) Reset() {
 	*x = DecryptRequest{}
-	mi := &file_plugin_proto_msgTypes[30]
+	mi := &file_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1958,7 +2060,7 @@ func (x *DecryptRequest) String() string {
 func (*DecryptRequest) ProtoMessage() {}
 
 func (x *DecryptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[30]
+	mi := &file_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1971,7 +2073,7 @@ func (x *DecryptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecryptRequest.ProtoReflect.Descriptor instead.
 func (*DecryptRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{30}
+	return file_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DecryptRequest) GetKeyId() string {
@@ -2011,7 +2113,7 @@ type DecryptResponse struct {
 
 func (x *DecryptResponse) Reset() {
 	*x = DecryptResponse{}
-	mi := &file_plugin_proto_msgTypes[31]
+	mi := &file_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2023,7 +2125,7 @@ func (x *DecryptResponse) String() string {
 func (*DecryptResponse) ProtoMessage() {}
 
 func (x *DecryptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[31]
+	mi := &file_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2036,7 +2138,7 @@ func (x *DecryptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecryptResponse.ProtoReflect.Descriptor instead.
 func (*DecryptResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{31}
+	return file_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DecryptResponse) GetKey() []byte {
@@ -2077,7 +2179,7 @@ const file_plugin_proto_rawDesc = "" +
 	"\tsensitive\x18\x04 \x01(\bR\tsensitive\x12 \n" +
 	"\vdescription\x18\x05 \x01(\tR\vdescription\x12!\n" +
 	"\fdefault_json\x18\x06 \x01(\fR\vdefaultJson\"\x11\n" +
-	"\x0fDescribeRequest\"\xd2\x01\n" +
+	"\x0fDescribeRequest\"\xf1\x01\n" +
 	"\x10DescribeResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x12\n" +
@@ -2087,7 +2189,9 @@ const file_plugin_proto_rawDesc = "" +
 	"\x05watch\x18\x06 \x01(\bR\x05watch\x12:\n" +
 	"\n" +
 	"attributes\x18\a \x03(\v2\x1a.oftp2.plugin.v1.AttributeR\n" +
-	"attributes\"3\n" +
+	"attributes\x12\x1d\n" +
+	"\n" +
+	"data_plane\x18\b \x01(\bR\tdataPlane\"3\n" +
 	"\x10ConfigureRequest\x12\x1f\n" +
 	"\vconfig_json\x18\x01 \x01(\fR\n" +
 	"configJson\"\x13\n" +
@@ -2124,14 +2228,16 @@ const file_plugin_proto_rawDesc = "" +
 	"attributes\x1a=\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xce\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xea\x01\n" +
 	"\vSinkRequest\x12/\n" +
 	"\x04open\x18\x01 \x01(\v2\x19.oftp2.plugin.v1.FileMetaH\x00R\x04open\x12\x16\n" +
 	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunk\x128\n" +
 	"\x06commit\x18\x03 \x01(\v2\x1e.oftp2.plugin.v1.CommitRequestH\x00R\x06commit\x125\n" +
-	"\x05abort\x18\x04 \x01(\v2\x1d.oftp2.plugin.v1.AbortRequestH\x00R\x05abortB\x05\n" +
-	"\x03msg\"\x0f\n" +
-	"\rCommitRequest\"\x0e\n" +
+	"\x05abort\x18\x04 \x01(\v2\x1d.oftp2.plugin.v1.AbortRequestH\x00R\x05abort\x12\x1a\n" +
+	"\btransfer\x18\x05 \x01(\x04R\btransferB\x05\n" +
+	"\x03msg\"#\n" +
+	"\rCommitRequest\x12\x12\n" +
+	"\x04size\x18\x01 \x01(\x03R\x04size\"\x0e\n" +
 	"\fAbortRequest\"\xba\x01\n" +
 	"\fSinkResponse\x121\n" +
 	"\x06opened\x18\x01 \x01(\v2\x17.oftp2.plugin.v1.OpenedH\x00R\x06opened\x12:\n" +
@@ -2153,14 +2259,18 @@ const file_plugin_proto_rawDesc = "" +
 	"\vListRequest\"C\n" +
 	"\fListResponse\x123\n" +
 	"\x05files\x18\x01 \x03(\v2\x1d.oftp2.plugin.v1.OutgoingFileR\x05files\"\x0e\n" +
-	"\fWatchRequest\"5\n" +
+	"\fWatchRequest\"Q\n" +
 	"\vReadRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06offset\x18\x02 \x01(\x03R\x06offset\"`\n" +
+	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x1a\n" +
+	"\btransfer\x18\x03 \x01(\x04R\btransfer\"\x91\x01\n" +
 	"\fReadResponse\x121\n" +
 	"\x06opened\x18\x01 \x01(\v2\x17.oftp2.plugin.v1.OpenedH\x00R\x06opened\x12\x16\n" +
-	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x05\n" +
-	"\x03msg\"\x7f\n" +
+	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunk\x12/\n" +
+	"\x04done\x18\x03 \x01(\v2\x19.oftp2.plugin.v1.ReadDoneH\x00R\x04doneB\x05\n" +
+	"\x03msg\"\x1e\n" +
+	"\bReadDone\x12\x12\n" +
+	"\x04size\x18\x01 \x01(\x03R\x04size\"\x7f\n" +
 	"\aReceipt\x12;\n" +
 	"\vreceived_at\x18\x01 \x01(\v2\x1a.oftp2.plugin.v1.TimestampR\n" +
 	"receivedAt\x12\x16\n" +
@@ -2227,7 +2337,7 @@ func file_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_plugin_proto_goTypes = []any{
 	(ErrorDetail_Advice)(0),     // 0: oftp2.plugin.v1.ErrorDetail.Advice
 	(ErrorDetail_Kind)(0),       // 1: oftp2.plugin.v1.ErrorDetail.Kind
@@ -2252,25 +2362,26 @@ var file_plugin_proto_goTypes = []any{
 	(*WatchRequest)(nil),        // 20: oftp2.plugin.v1.WatchRequest
 	(*ReadRequest)(nil),         // 21: oftp2.plugin.v1.ReadRequest
 	(*ReadResponse)(nil),        // 22: oftp2.plugin.v1.ReadResponse
-	(*Receipt)(nil),             // 23: oftp2.plugin.v1.Receipt
-	(*AckRequest)(nil),          // 24: oftp2.plugin.v1.AckRequest
-	(*AckResponse)(nil),         // 25: oftp2.plugin.v1.AckResponse
-	(*NackRequest)(nil),         // 26: oftp2.plugin.v1.NackRequest
-	(*NackResponse)(nil),        // 27: oftp2.plugin.v1.NackResponse
-	(*CertificateRequest)(nil),  // 28: oftp2.plugin.v1.CertificateRequest
-	(*CertificateResponse)(nil), // 29: oftp2.plugin.v1.CertificateResponse
-	(*SignRequest)(nil),         // 30: oftp2.plugin.v1.SignRequest
-	(*SignResponse)(nil),        // 31: oftp2.plugin.v1.SignResponse
-	(*DecryptRequest)(nil),      // 32: oftp2.plugin.v1.DecryptRequest
-	(*DecryptResponse)(nil),     // 33: oftp2.plugin.v1.DecryptResponse
-	nil,                         // 34: oftp2.plugin.v1.FileMeta.AttributesEntry
+	(*ReadDone)(nil),            // 23: oftp2.plugin.v1.ReadDone
+	(*Receipt)(nil),             // 24: oftp2.plugin.v1.Receipt
+	(*AckRequest)(nil),          // 25: oftp2.plugin.v1.AckRequest
+	(*AckResponse)(nil),         // 26: oftp2.plugin.v1.AckResponse
+	(*NackRequest)(nil),         // 27: oftp2.plugin.v1.NackRequest
+	(*NackResponse)(nil),        // 28: oftp2.plugin.v1.NackResponse
+	(*CertificateRequest)(nil),  // 29: oftp2.plugin.v1.CertificateRequest
+	(*CertificateResponse)(nil), // 30: oftp2.plugin.v1.CertificateResponse
+	(*SignRequest)(nil),         // 31: oftp2.plugin.v1.SignRequest
+	(*SignResponse)(nil),        // 32: oftp2.plugin.v1.SignResponse
+	(*DecryptRequest)(nil),      // 33: oftp2.plugin.v1.DecryptRequest
+	(*DecryptResponse)(nil),     // 34: oftp2.plugin.v1.DecryptResponse
+	nil,                         // 35: oftp2.plugin.v1.FileMeta.AttributesEntry
 }
 var file_plugin_proto_depIdxs = []int32{
 	0,  // 0: oftp2.plugin.v1.ErrorDetail.advice:type_name -> oftp2.plugin.v1.ErrorDetail.Advice
 	1,  // 1: oftp2.plugin.v1.ErrorDetail.kind:type_name -> oftp2.plugin.v1.ErrorDetail.Kind
 	4,  // 2: oftp2.plugin.v1.DescribeResponse.attributes:type_name -> oftp2.plugin.v1.Attribute
 	3,  // 3: oftp2.plugin.v1.FileMeta.date_time:type_name -> oftp2.plugin.v1.Timestamp
-	34, // 4: oftp2.plugin.v1.FileMeta.attributes:type_name -> oftp2.plugin.v1.FileMeta.AttributesEntry
+	35, // 4: oftp2.plugin.v1.FileMeta.attributes:type_name -> oftp2.plugin.v1.FileMeta.AttributesEntry
 	9,  // 5: oftp2.plugin.v1.SinkRequest.open:type_name -> oftp2.plugin.v1.FileMeta
 	11, // 6: oftp2.plugin.v1.SinkRequest.commit:type_name -> oftp2.plugin.v1.CommitRequest
 	12, // 7: oftp2.plugin.v1.SinkRequest.abort:type_name -> oftp2.plugin.v1.AbortRequest
@@ -2281,35 +2392,36 @@ var file_plugin_proto_depIdxs = []int32{
 	9,  // 12: oftp2.plugin.v1.OutgoingFile.meta:type_name -> oftp2.plugin.v1.FileMeta
 	17, // 13: oftp2.plugin.v1.ListResponse.files:type_name -> oftp2.plugin.v1.OutgoingFile
 	14, // 14: oftp2.plugin.v1.ReadResponse.opened:type_name -> oftp2.plugin.v1.Opened
-	3,  // 15: oftp2.plugin.v1.Receipt.received_at:type_name -> oftp2.plugin.v1.Timestamp
-	23, // 16: oftp2.plugin.v1.AckRequest.receipt:type_name -> oftp2.plugin.v1.Receipt
-	5,  // 17: oftp2.plugin.v1.Plugin.Describe:input_type -> oftp2.plugin.v1.DescribeRequest
-	7,  // 18: oftp2.plugin.v1.Plugin.Configure:input_type -> oftp2.plugin.v1.ConfigureRequest
-	10, // 19: oftp2.plugin.v1.Sink.Write:input_type -> oftp2.plugin.v1.SinkRequest
-	18, // 20: oftp2.plugin.v1.Source.List:input_type -> oftp2.plugin.v1.ListRequest
-	20, // 21: oftp2.plugin.v1.Source.Watch:input_type -> oftp2.plugin.v1.WatchRequest
-	21, // 22: oftp2.plugin.v1.Source.Read:input_type -> oftp2.plugin.v1.ReadRequest
-	24, // 23: oftp2.plugin.v1.Source.Ack:input_type -> oftp2.plugin.v1.AckRequest
-	26, // 24: oftp2.plugin.v1.Source.Nack:input_type -> oftp2.plugin.v1.NackRequest
-	28, // 25: oftp2.plugin.v1.Keys.Certificate:input_type -> oftp2.plugin.v1.CertificateRequest
-	30, // 26: oftp2.plugin.v1.Keys.Sign:input_type -> oftp2.plugin.v1.SignRequest
-	32, // 27: oftp2.plugin.v1.Keys.Decrypt:input_type -> oftp2.plugin.v1.DecryptRequest
-	6,  // 28: oftp2.plugin.v1.Plugin.Describe:output_type -> oftp2.plugin.v1.DescribeResponse
-	8,  // 29: oftp2.plugin.v1.Plugin.Configure:output_type -> oftp2.plugin.v1.ConfigureResponse
-	13, // 30: oftp2.plugin.v1.Sink.Write:output_type -> oftp2.plugin.v1.SinkResponse
-	19, // 31: oftp2.plugin.v1.Source.List:output_type -> oftp2.plugin.v1.ListResponse
-	17, // 32: oftp2.plugin.v1.Source.Watch:output_type -> oftp2.plugin.v1.OutgoingFile
-	22, // 33: oftp2.plugin.v1.Source.Read:output_type -> oftp2.plugin.v1.ReadResponse
-	25, // 34: oftp2.plugin.v1.Source.Ack:output_type -> oftp2.plugin.v1.AckResponse
-	27, // 35: oftp2.plugin.v1.Source.Nack:output_type -> oftp2.plugin.v1.NackResponse
-	29, // 36: oftp2.plugin.v1.Keys.Certificate:output_type -> oftp2.plugin.v1.CertificateResponse
-	31, // 37: oftp2.plugin.v1.Keys.Sign:output_type -> oftp2.plugin.v1.SignResponse
-	33, // 38: oftp2.plugin.v1.Keys.Decrypt:output_type -> oftp2.plugin.v1.DecryptResponse
-	28, // [28:39] is the sub-list for method output_type
-	17, // [17:28] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	23, // 15: oftp2.plugin.v1.ReadResponse.done:type_name -> oftp2.plugin.v1.ReadDone
+	3,  // 16: oftp2.plugin.v1.Receipt.received_at:type_name -> oftp2.plugin.v1.Timestamp
+	24, // 17: oftp2.plugin.v1.AckRequest.receipt:type_name -> oftp2.plugin.v1.Receipt
+	5,  // 18: oftp2.plugin.v1.Plugin.Describe:input_type -> oftp2.plugin.v1.DescribeRequest
+	7,  // 19: oftp2.plugin.v1.Plugin.Configure:input_type -> oftp2.plugin.v1.ConfigureRequest
+	10, // 20: oftp2.plugin.v1.Sink.Write:input_type -> oftp2.plugin.v1.SinkRequest
+	18, // 21: oftp2.plugin.v1.Source.List:input_type -> oftp2.plugin.v1.ListRequest
+	20, // 22: oftp2.plugin.v1.Source.Watch:input_type -> oftp2.plugin.v1.WatchRequest
+	21, // 23: oftp2.plugin.v1.Source.Read:input_type -> oftp2.plugin.v1.ReadRequest
+	25, // 24: oftp2.plugin.v1.Source.Ack:input_type -> oftp2.plugin.v1.AckRequest
+	27, // 25: oftp2.plugin.v1.Source.Nack:input_type -> oftp2.plugin.v1.NackRequest
+	29, // 26: oftp2.plugin.v1.Keys.Certificate:input_type -> oftp2.plugin.v1.CertificateRequest
+	31, // 27: oftp2.plugin.v1.Keys.Sign:input_type -> oftp2.plugin.v1.SignRequest
+	33, // 28: oftp2.plugin.v1.Keys.Decrypt:input_type -> oftp2.plugin.v1.DecryptRequest
+	6,  // 29: oftp2.plugin.v1.Plugin.Describe:output_type -> oftp2.plugin.v1.DescribeResponse
+	8,  // 30: oftp2.plugin.v1.Plugin.Configure:output_type -> oftp2.plugin.v1.ConfigureResponse
+	13, // 31: oftp2.plugin.v1.Sink.Write:output_type -> oftp2.plugin.v1.SinkResponse
+	19, // 32: oftp2.plugin.v1.Source.List:output_type -> oftp2.plugin.v1.ListResponse
+	17, // 33: oftp2.plugin.v1.Source.Watch:output_type -> oftp2.plugin.v1.OutgoingFile
+	22, // 34: oftp2.plugin.v1.Source.Read:output_type -> oftp2.plugin.v1.ReadResponse
+	26, // 35: oftp2.plugin.v1.Source.Ack:output_type -> oftp2.plugin.v1.AckResponse
+	28, // 36: oftp2.plugin.v1.Source.Nack:output_type -> oftp2.plugin.v1.NackResponse
+	30, // 37: oftp2.plugin.v1.Keys.Certificate:output_type -> oftp2.plugin.v1.CertificateResponse
+	32, // 38: oftp2.plugin.v1.Keys.Sign:output_type -> oftp2.plugin.v1.SignResponse
+	34, // 39: oftp2.plugin.v1.Keys.Decrypt:output_type -> oftp2.plugin.v1.DecryptResponse
+	29, // [29:40] is the sub-list for method output_type
+	18, // [18:29] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_plugin_proto_init() }
@@ -2331,6 +2443,7 @@ func file_plugin_proto_init() {
 	file_plugin_proto_msgTypes[20].OneofWrappers = []any{
 		(*ReadResponse_Opened)(nil),
 		(*ReadResponse_Chunk)(nil),
+		(*ReadResponse_Done)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2338,7 +2451,7 @@ func file_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   33,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   4,
 		},
