@@ -10,11 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/oftp2/connector/core/oftp"
 	"github.com/oftp2/connector/core/oftp/certs/certtest"
 	"github.com/oftp2/connector/core/oftp/filesec"
 )
@@ -140,7 +138,6 @@ func TestCertificateReplaceSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	underscoreNames(h, f)
 	if _, err := sendOne(t, h, f); err != nil {
 		t.Fatalf("sending the certificate: %v", err)
 	}
@@ -182,7 +179,6 @@ func TestCertificateRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	underscoreNames(h, f)
 	_, err = sendOne(t, h, f)
 	wantRefusal(t, err, "EFNA", 99)
 	wantNothingDelivered(t, h)
@@ -222,19 +218,8 @@ func TestRolloverDue(t *testing.T) {
 // names: the file goes out with '-' and the connection puts the '_' back, so the
 // receiving session sees exactly what those peers send. The session runs without TLS
 // so that the octets can be rewritten.
-func underscoreNames(h *harness, f *oftp.OutgoingFile) {
-	f.DatasetName = strings.ReplaceAll(f.DatasetName, "_", "-")
-	h.wrapClientConn(func(c net.Conn) net.Conn { return rewriteConn{c} })
-}
-
 type dialerFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 func (f dialerFunc) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	return f(ctx, network, addr)
-}
-
-type rewriteConn struct{ net.Conn }
-
-func (c rewriteConn) Write(b []byte) (int, error) {
-	return c.Conn.Write(bytes.ReplaceAll(b, []byte("ODETTE-CERTIFICATE-"), []byte("ODETTE_CERTIFICATE_")))
 }
