@@ -1,6 +1,7 @@
 package cms
 
 import (
+	"context"
 	"crypto"
 	"crypto/x509"
 	"errors"
@@ -47,32 +48,89 @@ type Protection struct {
 	Clock func() time.Time
 	// ChunkSize is the size of the OCTET STRING chunks written; a default when zero.
 	ChunkSize int
+
+	// Sequential runs every layer on the caller's goroutine. By default each layer
+	// but the innermost runs on a goroutine of its own, so that hashing, compressing
+	// and encrypting proceed at the same time; each hand-off holds at most 768 KiB.
+	Sequential bool
 }
 
 // Enveloped reports whether the file goes out as CMS (SFIDENV 1).
 func (p *Protection) Enveloped() bool { return p.Sign || p.Compress || p.Encrypt }
 
-type fileWriter struct {
-	top    io.Writer
-	layers []io.WriteCloser // innermost first
-	suite  Suite
-	signed bool
-	err    error
+// FileWriter protects a virtual file while it is written (see NewFileWriter).
+type FileWriter struct {
+	top     io.Writer
+	closers []io.Closer // innermost first
+	stages  []*stageWriter
+	pl      *pipeline
+	done    bool
 }
 
 // NewFileWriter returns a writer that protects the plaintext written to it and writes
 // the transmitted form of the virtual file to dst. Close finishes every layer (it
 // does not close dst). To get the EERP file hash of what was sent, write through a
 // FileHasher: NewFileWriter(io.MultiWriter(dst, hasher), p).
-func NewFileWriter(dst io.Writer, p Protection) (io.WriteCloser, error) {
+//
+// Unless p.Sequential is set, the layers after the first run on goroutines of their
+// own, so dst is written from another goroutine than the caller's. A writer that is
+// not closed must be stopped with Abort, or its goroutines stay.
+func NewFileWriter(dst io.Writer, p Protection) (*FileWriter, error) {
+	return NewFileWriterContext(context.Background(), dst, p)
+}
+
+// NewFileWriterContext is NewFileWriter with a context whose end aborts the writer:
+// every later Write and Close fail with the context's cause.
+func NewFileWriterContext(ctx context.Context, dst io.Writer, p Protection) (fw *FileWriter, err error) {
 	if p.Sign || p.Encrypt {
 		if !p.Suite.Valid() {
 			return nil, &UnsupportedSuiteError{Code: p.Suite.Code()}
 		}
 	}
-	fw := &fileWriter{top: dst, suite: p.Suite, signed: p.Sign}
-	var outer []io.WriteCloser // outermost first, reversed below
+	self := &FileWriter{pl: newPipeline(ctx)}
+	fw = self
+	defer func() {
+		if err != nil {
+			self.Abort(err)
+		}
+	}()
+	nLayers := 0
+	for _, on := range []bool{p.Sign, p.Compress, p.Encrypt} {
+		if on {
+			nLayers++
+		}
+	}
+	// Layers are built outermost first, each writing to the one built before it. In
+	// front of every layer but the innermost comes a stage: the layer then runs on
+	// the stage's goroutine, and closing the stage closes the layer and what follows.
 	w := dst
+	var rest io.Closer // what closes the layers built so far
+	added := 0
+	add := func(l io.WriteCloser, signer bool) {
+		added++
+		after := rest
+		closeAll := closerFunc(func() error {
+			if err := l.Close(); err != nil {
+				if signer && self.pl.failed() == nil {
+					// Name the suite: a KMS key that cannot sign with its hash
+					// (SHA-1 for suites 01 and 02) fails here.
+					return fmt.Errorf("cms: signing for %v: %w", p.Suite, err)
+				}
+				return err
+			}
+			if after != nil {
+				return after.Close()
+			}
+			return nil
+		})
+		if p.Sequential || added == nLayers {
+			w, rest = l, closeAll
+			return
+		}
+		st := newStageWriter(self.pl, l, closeAll.Close)
+		self.stages = append(self.stages, st)
+		w, rest = st, st
+	}
 	if p.Encrypt {
 		if p.Recipient == nil {
 			return nil, errors.New("cms: encryption needs the recipient's certificate")
@@ -88,16 +146,14 @@ func NewFileWriter(dst io.Writer, p Protection) (io.WriteCloser, error) {
 		if err != nil {
 			return nil, err
 		}
-		outer = append(outer, ew)
-		w = ew
+		add(ew, false)
 	}
 	if p.Compress {
 		cw, err := NewCompressedWriter(w, CompressOptions{Level: p.CompressionLevel, ChunkSize: p.ChunkSize})
 		if err != nil {
 			return nil, err
 		}
-		outer = append(outer, cw)
-		w = cw
+		add(cw, false)
 	}
 	if p.Sign {
 		signers := []Signer{{Key: p.Signer, Certificate: p.SignerCertificate, Hash: p.Suite.Hash()}}
@@ -114,43 +170,84 @@ func NewFileWriter(dst io.Writer, p Protection) (io.WriteCloser, error) {
 		if err != nil {
 			return nil, err
 		}
-		outer = append(outer, sw)
-		w = sw
+		add(sw, true)
 	}
-	for i := len(outer) - 1; i >= 0; i-- {
-		fw.layers = append(fw.layers, outer[i])
+	self.top = w
+	if rest != nil {
+		self.closers = []io.Closer{rest}
 	}
-	fw.top = w
-	return fw, nil
+	return self, nil
 }
 
-func (f *fileWriter) Write(p []byte) (int, error) {
-	if f.err != nil {
-		return 0, f.err
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }
+
+// Write protects p. After a failure in any layer, it and every later call return
+// that failure.
+func (f *FileWriter) Write(p []byte) (int, error) {
+	if err := f.pl.failed(); err != nil {
+		return 0, err
+	}
+	if f.done {
+		return 0, errWriterClosed
 	}
 	n, err := f.top.Write(p)
 	if err != nil {
-		f.err = err
+		f.pl.fail(err)
+		err = f.pl.err
 	}
 	return n, err
 }
 
-func (f *fileWriter) Close() error {
-	if f.err != nil {
-		return f.err
+var errWriterClosed = errors.New("cms: file writer already closed")
+
+// Close finishes every layer, writing the signatures and the ends of the structures,
+// and returns once all of it has been written to dst.
+func (f *FileWriter) Close() error {
+	if err := f.pl.failed(); err != nil {
+		f.stop()
+		return err
 	}
-	f.err = errors.New("cms: file writer already closed")
-	for i, l := range f.layers {
-		if err := l.Close(); err != nil {
-			if i == 0 && f.signed {
-				// Name the suite: a KMS key that cannot sign with its hash (SHA-1 for
-				// suites 01 and 02) fails here.
-				return fmt.Errorf("cms: signing for %v: %w", f.suite, err)
-			}
-			return err
+	if f.done {
+		return errWriterClosed
+	}
+	f.done = true
+	var err error
+	for _, c := range f.closers {
+		if err = c.Close(); err != nil {
+			break
 		}
 	}
-	return nil
+	if perr := f.pl.failed(); perr != nil {
+		// A layer on another goroutine failed first; its error is the cause.
+		err = perr
+	}
+	if err != nil {
+		f.pl.fail(err)
+	} else {
+		f.pl.fail(errWriterClosed) // stops nothing: every stage has returned
+	}
+	f.stop()
+	return err
+}
+
+// Abort stops every layer without finishing the structures, so that what dst received
+// is not a valid file. cause (when not nil) is what later calls return. Abort waits for
+// a write to dst in progress to return. It does nothing after Close.
+func (f *FileWriter) Abort(cause error) {
+	if cause == nil {
+		cause = errStopped
+	}
+	f.pl.fail(cause)
+	f.stop()
+}
+
+func (f *FileWriter) stop() {
+	f.pl.wait()
+	for _, st := range f.stages {
+		st.release()
+	}
 }
 
 // Verification says how an incoming virtual file is opened. The layers expected come
@@ -168,6 +265,11 @@ type Verification struct {
 	Trusted []*x509.Certificate
 	// Rand is passed to the Decrypter; crypto/rand when nil.
 	Rand io.Reader
+
+	// Sequential runs every layer on the caller's goroutine. By default decryption
+	// runs on a goroutine of its own, reading ahead at most 768 KiB, while the
+	// caller's Read inflates and verifies.
+	Sequential bool
 }
 
 // Result describes an opened file once its reader has returned io.EOF or an error.
@@ -192,14 +294,33 @@ type FileReader struct {
 	outer  []io.Reader // layers outside the innermost, innermost first
 	env    *EnvelopedReader
 	signed *SignedReader
+	pl     *pipeline
+	stage  *stageReader // reads env ahead, nil when sequential
 	res    Result
 	done   bool
+	closed bool
 }
 
 // NewFileReader opens the layers v announces, reading their headers from src. Errors
 // are *Error with the failure of the layer that failed.
+//
+// Unless v.Sequential is set, src is read on a goroutine of its own. It ends when
+// Read has returned io.EOF or an error once src has returned; Close ends it earlier.
 func NewFileReader(src io.Reader, v Verification) (*FileReader, error) {
-	fr := &FileReader{}
+	return NewFileReaderContext(context.Background(), src, v)
+}
+
+// NewFileReaderContext is NewFileReader with a context whose end stops the reader:
+// Read then fails with the context's cause. A file cut short that way never
+// verifies.
+func NewFileReaderContext(ctx context.Context, src io.Reader, v Verification) (fr *FileReader, err error) {
+	pl := newPipeline(ctx)
+	fr = &FileReader{pl: pl}
+	defer func() {
+		if err != nil {
+			pl.fail(err) // the read-ahead ends once its read of src returns
+		}
+	}()
 	r := src
 	if v.Encrypted {
 		er, err := NewEnvelopedReader(r, DecryptOptions{Decrypter: v.Decrypter, Certificate: v.Certificate, Rand: v.Rand})
@@ -208,8 +329,12 @@ func NewFileReader(src io.Reader, v Verification) (*FileReader, error) {
 		}
 		fr.env = er
 		fr.res.Cipher = er.Cipher()
-		fr.outer = append([]io.Reader{er}, fr.outer...)
 		r = er
+		if !v.Sequential && (v.Compressed || v.Signed) {
+			fr.stage = newStageReader(fr.pl, er)
+			r = fr.stage
+		}
+		fr.outer = append([]io.Reader{r}, fr.outer...)
 	}
 	if v.Compressed {
 		cr, err := NewCompressedReader(r)
@@ -251,6 +376,14 @@ func (f *FileReader) Read(p []byte) (int, error) {
 		}
 		return 0, io.EOF
 	}
+	if f.closed {
+		return 0, errReaderClosed
+	}
+	if err := f.pl.failed(); err != nil {
+		// Stopped from outside (context): what was read is not verified.
+		f.done, f.res.Err = true, err
+		return 0, err
+	}
 	n, err := f.top.Read(p)
 	if err == io.EOF {
 		err = f.finish()
@@ -260,8 +393,31 @@ func (f *FileReader) Read(p []byte) (int, error) {
 		if err != io.EOF {
 			f.res.Err = err
 		}
+		// The read-ahead has delivered its last chunk, or stops after its read of
+		// src in progress.
+		f.pl.fail(err)
+		if err == io.EOF {
+			f.pl.wait() // returns at once: src has ended
+		}
 	}
 	return n, err
+}
+
+var errReaderClosed = errors.New("cms: file reader closed")
+
+// Close stops reading src; it waits for a read of src in progress to return. After
+// Close, Read fails; a file not read to io.EOF before Close is not verified.
+func (f *FileReader) Close() error {
+	if f.closed {
+		return nil
+	}
+	f.closed = true
+	f.pl.fail(errReaderClosed)
+	f.pl.wait()
+	if f.stage != nil {
+		f.stage.release()
+	}
+	return nil
 }
 
 // finish drains the outer layers: each must end exactly where its inner layer ended.
@@ -303,6 +459,8 @@ func layerFailure(r io.Reader) Failure {
 		return FailDecryption
 	case *CompressedReader:
 		return FailDecompression
+	case *stageReader: // reads ahead of the EnvelopedReader only
+		return FailDecryption
 	}
 	return FailSignature
 }

@@ -137,6 +137,8 @@ func (ss *secureSink) consume(pr *io.PipeReader, v cms.Verification, early error
 		fail(err)
 		return
 	}
+	// Runs after fail has closed pr, so that the decrypting goroutine's read returns.
+	defer fr.Close()
 	bw := bufio.NewWriterSize(ss.next, 64<<10)
 	var w io.Writer = bw
 	var vdec *cms.VRecordDecoder

@@ -193,7 +193,7 @@ func (ps *protectedSource) Open(ctx context.Context, offset int64) (io.ReadClose
 		if hasher != nil {
 			out = io.MultiWriter(pw, hasher)
 		}
-		err := ps.produce(src, out)
+		err := ps.produce(ctx, src, out)
 		if err == nil && hasher != nil {
 			ps.rec.hash, ps.rec.sha1 = hasher.Sum(), hasher.SumSHA1()
 			ps.s.sent.put(ps.key, ps.rec)
@@ -203,12 +203,19 @@ func (ps *protectedSource) Open(ctx context.Context, offset int64) (io.ReadClose
 	return &pipeSource{pr: pr, src: src, done: done}, nil
 }
 
-func (ps *protectedSource) produce(src io.Reader, out io.Writer) error {
+// produce writes the protected form of src to out. The CMS layers run concurrently;
+// out is written from another goroutine than the caller's.
+func (ps *protectedSource) produce(ctx context.Context, src io.Reader, out io.Writer) (err error) {
 	bw := bufio.NewWriterSize(out, 64<<10)
-	fw, err := cms.NewFileWriter(bw, ps.prot)
+	fw, err := cms.NewFileWriterContext(ctx, bw, ps.prot)
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if err != nil {
+			fw.Abort(err) // does nothing once Close has run
+		}
+	}()
 	var w io.Writer = fw
 	var venc *lineRecords
 	if ps.vlrecl > 0 {

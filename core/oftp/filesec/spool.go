@@ -102,7 +102,7 @@ func (s *Security) writeSpool(ctx context.Context, path string, ps *protectedSou
 		}
 		out = io.MultiWriter(cw, hasher)
 	}
-	if err := ps.produce(src, out); err != nil {
+	if err := ps.produce(ctx, src, out); err != nil {
 		return nil, err
 	}
 	if err := tmp.Sync(); err != nil {
