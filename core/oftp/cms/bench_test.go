@@ -185,11 +185,17 @@ func BenchmarkCompressedReader(b *testing.B) {
 	}
 }
 
-func BenchmarkFileWriterAll(b *testing.B) {
+// BenchmarkFileWriterAll signs, compresses and encrypts with the layers running
+// concurrently (the default); ...Sequential runs them on one goroutine.
+func BenchmarkFileWriterAll(b *testing.B)           { benchFileWriterAll(b, false) }
+func BenchmarkFileWriterAllSequential(b *testing.B) { benchFileWriterAll(b, true) }
+
+func benchFileWriterAll(b *testing.B, sequential bool) {
 	testIdentity(b, "alice")
 	testIdentity(b, "bob")
 	p := protection(SuiteAES256SHA256, true, true, true)
 	p.ChunkSize = 0
+	p.Sequential = sequential
 	benchData()
 	b.SetBytes(benchSize)
 	b.ReportAllocs()
@@ -202,13 +208,19 @@ func BenchmarkFileWriterAll(b *testing.B) {
 	}
 }
 
-func BenchmarkFileReaderAll(b *testing.B) {
+// BenchmarkFileReaderAll decrypts ahead on its own goroutine while inflating and
+// verifying (the default); ...Sequential runs every layer on one goroutine.
+func BenchmarkFileReaderAll(b *testing.B)           { benchFileReaderAll(b, false) }
+func BenchmarkFileReaderAllSequential(b *testing.B) { benchFileReaderAll(b, true) }
+
+func benchFileReaderAll(b *testing.B, sequential bool) {
 	testIdentity(b, "alice")
 	testIdentity(b, "bob")
 	p := protection(SuiteAES256SHA256, true, true, true)
 	p.ChunkSize = 0
 	wire := protect(b, benchData(), p)
 	v := verification(true, true, true)
+	v.Sequential = sequential
 	b.SetBytes(benchSize)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -217,6 +229,7 @@ func BenchmarkFileReaderAll(b *testing.B) {
 			b.Fatal(err)
 		}
 		readBench(b, fr)
+		fr.Close()
 	}
 }
 

@@ -65,11 +65,30 @@ func protect(t testing.TB, data []byte, p Protection) []byte {
 	return buf.Bytes()
 }
 
+// open reads a protected file with the layers running concurrently, as by default,
+// and again sequentially; both must give the same plaintext and the same outcome.
 func open(data []byte, v Verification) ([]byte, Result, error) {
+	out, res, err := openMode(data, v)
+	v.Sequential = true
+	sout, sres, serr := openMode(data, v)
+	// Error texts may differ where a wrong key decrypts to random octets; what the
+	// partner is told may not.
+	efna, nerp, ok := ReasonCodes(err)
+	sefna, snerp, sok := ReasonCodes(serr)
+	if !bytes.Equal(out, sout) || (err == nil) != (serr == nil) || efna != sefna || nerp != snerp || ok != sok ||
+		fmt.Sprint(res.Signer, res.Digest, res.Cipher) != fmt.Sprint(sres.Signer, sres.Digest, sres.Cipher) {
+		err = fmt.Errorf("concurrent and sequential reading differ: %d octets, %v / %d octets, %v", len(out), err, len(sout), serr)
+		return nil, Result{}, err
+	}
+	return out, res, err
+}
+
+func openMode(data []byte, v Verification) ([]byte, Result, error) {
 	fr, err := NewFileReader(bytes.NewReader(data), v)
 	if err != nil {
 		return nil, Result{}, err
 	}
+	defer fr.Close()
 	out, err := io.ReadAll(fr)
 	return out, fr.Result(), err
 }
@@ -268,7 +287,8 @@ func TestKeysOnlyThroughSignerAndDecrypter(t *testing.T) {
 	v := verification(true, true, true)
 	v.Decrypter = hsm
 	got, res, err := open(wire, v)
-	if err != nil || !bytes.Equal(got, data) || hsm.calls != 1 || !res.Signer.Equal(alice.cert) {
+	// open reads the file twice: concurrently and sequentially.
+	if err != nil || !bytes.Equal(got, data) || hsm.calls != 2 || !res.Signer.Equal(alice.cert) {
 		t.Fatalf("open through decrypter: %v, %d calls", err, hsm.calls)
 	}
 

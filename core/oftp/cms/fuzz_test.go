@@ -185,6 +185,7 @@ func FuzzFileReader(f *testing.F) {
 			}
 			return
 		}
+		defer fr.Close() // the limit below may leave the file unread
 		hashes := map[crypto.Hash]hash.Hash{crypto.SHA1: sha1.New(), crypto.SHA256: sha256.New(), crypto.SHA384: sha512.New384(), crypto.SHA512: sha512.New()}
 		_, err = io.Copy(io.MultiWriter(hashes[crypto.SHA1], hashes[crypto.SHA256], hashes[crypto.SHA384], hashes[crypto.SHA512]), io.LimitReader(fr, 1<<22))
 		res := fr.Result()
