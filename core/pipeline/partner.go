@@ -30,29 +30,9 @@ func (p *Pipeline) newPartner(pc *config.Partner) (*partner, error) {
 	if partnerNeedsSecurity(pc) && p.opts.Security == nil {
 		return nil, fmt.Errorf("pipeline: partner %q uses OFTP 2.0 security services (level %s): %w", pc.Name, pc.Security.Level, errNoSecurity)
 	}
-	if pc.TLS && pc.Address != "" {
-		ct := &transport.ClientTLS{
-			ServerName:  pc.ServerName,
-			CertFile:    pc.ClientCertFile,
-			KeyFile:     pc.ClientKeyFile,
-			Logger:      p.log,
-			Clock:       p.opts.Clock,
-			SystemRoots: pc.CAFile == "",
-		}
-		if pc.CAFile != "" {
-			ct.RootFiles = []string{pc.CAFile}
-		}
-		if pc.ServerFingerprint != "" {
-			pin, err := transport.ParsePin("sha256:" + pc.ServerFingerprint)
-			if err != nil {
-				return nil, fmt.Errorf("pipeline: partner %q: %w", pc.Name, err)
-			}
-			ct.Pins = []transport.Pin{pin}
-		}
-		var err error
-		if ps.tls, err = ct.ConfigFor(pc.Address); err != nil {
-			return nil, fmt.Errorf("pipeline: partner %q: TLS: %w", pc.Name, err)
-		}
+	var err error
+	if ps.tls, err = partnerTLS(pc, p.opts.Clock, p.log); err != nil {
+		return nil, err
 	}
 	return ps, nil
 }
@@ -88,12 +68,7 @@ func connectionType(c config.ConnectionType) oftp.ConnectionType {
 
 // baseOptions are the session options every session shares.
 func (p *Pipeline) baseOptions() oftp.Options {
-	o := oftp.DefaultOptions()
-	id := p.cfg.Identity
-	o.SSIDCode = id.SSID
-	o.SFIDCode = id.SFID
-	o.Password = id.Password.Reveal()
-	o.UserData = id.UserData
+	o := identityOptions(p.cfg.Identity)
 	// End responses are owed durably by the pipeline, never only in a session's memory.
 	o.DeferEndResponses = true
 	o.FireEndResponseOnSend = false
@@ -120,23 +95,8 @@ func (p *Pipeline) baseOptions() oftp.Options {
 func (p *Pipeline) clientOptions(ps *partner) oftp.Options {
 	o := p.baseOptions()
 	pc := ps.cfg
-	if pw := pc.OurPassword.Reveal(); pw != "" {
-		o.Password = pw
-	}
-	o.PartnerSSIDCode = pc.SSID
-	o.PartnerSFIDCode = pc.SFID
-	o.PartnerPassword = pc.Password.Reveal()
-	o.Version = version(pc.Version)
-	o.EnforceProtocolVersion = pc.EnforceVersion
-	o.ExchangeBufferSize = pc.BufferSize
-	o.CreditCount = pc.Credit
-	o.Compress = pc.BufferCompression
-	o.Restart = pc.Restart
-	o.ConnectionType = connectionType(pc.ConnectionType)
-	o.Timeout = pc.Timeout
-	o.AcceptAnySFIDCode = pc.AcceptAnySFID
+	applyPartner(&o, pc)
 	o.Receiver = p.receiver(ps)
-	o.SecureAuthentication = pc.Security.SecureAuthentication
 	if p.opts.Security != nil {
 		p.opts.Security.Install(&o)
 	}
@@ -186,6 +146,8 @@ func (p *Pipeline) newServer(l *config.Listener) (*oftp.Server, error) {
 			LocalPassword: pw,
 			Receiver:      p.receiver(ps),
 			Outbox:        &outbox{p: p, ps: ps, tried: map[FileKey]bool{}, offered: map[*job]bool{}},
+			// Sessions the partner opens get its settings too, not only those we open.
+			Configure: func(o *oftp.Options) { applyPartner(o, ps.cfg) },
 		}, nil
 	})
 	return &oftp.Server{Options: o, Partners: lookup}, nil
@@ -410,4 +372,88 @@ func (o *outbox) Done(ctx context.Context, item *oftp.OutboxItem, res oftp.Trans
 		o.job = nil
 		o.p.finishJob(ctx, o.ps, j, res, err)
 	}
+}
+
+// identityOptions are the session defaults with our identity.
+func identityOptions(id config.Identity) oftp.Options {
+	o := oftp.DefaultOptions()
+	o.SSIDCode = id.SSID
+	o.SFIDCode = id.SFID
+	o.Password = id.Password.Reveal()
+	o.UserData = id.UserData
+	return o
+}
+
+// applyPartner sets what is configured for one partner: the passwords and codes of both
+// sides and the protocol settings of its sessions, in either role.
+func applyPartner(o *oftp.Options, pc *config.Partner) {
+	if pw := pc.OurPassword.Reveal(); pw != "" {
+		o.Password = pw
+	}
+	o.PartnerSSIDCode = pc.SSID
+	o.PartnerSFIDCode = pc.SFID
+	o.PartnerPassword = pc.Password.Reveal()
+	o.Version = version(pc.Version)
+	o.EnforceProtocolVersion = pc.EnforceVersion
+	o.ExchangeBufferSize = pc.BufferSize
+	o.CreditCount = pc.Credit
+	o.Compress = pc.BufferCompression
+	o.Restart = pc.Restart
+	o.ConnectionType = connectionType(pc.ConnectionType)
+	o.Timeout = pc.Timeout
+	o.AcceptAnySFIDCode = pc.AcceptAnySFID
+	o.SecureAuthentication = pc.Security.SecureAuthentication
+}
+
+// partnerTLS is the TLS configuration for calling pc; nil for plain TCP.
+func partnerTLS(pc *config.Partner, clock func() time.Time, log *slog.Logger) (*tls.Config, error) {
+	if !pc.TLS || pc.Address == "" {
+		return nil, nil
+	}
+	ct := &transport.ClientTLS{
+		ServerName:  pc.ServerName,
+		CertFile:    pc.ClientCertFile,
+		KeyFile:     pc.ClientKeyFile,
+		Logger:      log,
+		Clock:       clock,
+		SystemRoots: pc.CAFile == "",
+	}
+	if pc.CAFile != "" {
+		ct.RootFiles = []string{pc.CAFile}
+	}
+	if pc.ServerFingerprint != "" {
+		pin, err := transport.ParsePin("sha256:" + pc.ServerFingerprint)
+		if err != nil {
+			return nil, fmt.Errorf("pipeline: partner %q: %w", pc.Name, err)
+		}
+		ct.Pins = []transport.Pin{pin}
+	}
+	cfg, err := ct.ConfigFor(pc.Address)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: partner %q: TLS: %w", pc.Name, err)
+	}
+	return cfg, nil
+}
+
+// PartnerOptions are the options of a session we open to the configured partner name,
+// for one-off transfers outside the service (connector send/receive --config): our
+// identity, the partner's settings and TLS. The caller adds the receiver, security and
+// events.
+func PartnerOptions(cfg *config.Config, name string, log *slog.Logger) (oftp.Options, *config.Partner, error) {
+	pc := cfg.Partner(name)
+	if pc == nil {
+		return oftp.Options{}, nil, fmt.Errorf("no partner %q in the configuration", name)
+	}
+	if pc.Address == "" {
+		return oftp.Options{}, nil, fmt.Errorf("partner %q has no address to call", name)
+	}
+	o := identityOptions(cfg.Identity)
+	applyPartner(&o, pc)
+	tc, err := partnerTLS(pc, nil, log)
+	if err != nil {
+		return oftp.Options{}, nil, err
+	}
+	o.TLSConfig = tc
+	o.Logger = log.With("partner", pc.Name)
+	return o, pc, nil
 }
