@@ -306,3 +306,49 @@ func TestDemo(t *testing.T) {
 		t.Errorf("README quick start does not show the demo command")
 	}
 }
+
+// TestSendWithConfig calls a partner described in a configuration file, as
+// `connector send --config CONFIG --partner NAME` does.
+func TestSendWithConfig(t *testing.T) {
+	dir := t.TempDir()
+	port := freePort(t)
+	startServe(t, dir, port, "--ssid", "SERVER", "--password", "SRVPW", "--partner-ssid", "CLIENT", "--partner-password", "CLIPW", "--inbox", "inbox")
+	cfg := fmt.Sprintf(`
+identity {
+  ssid     = "CLIENT"
+  password = "CLIPW"
+}
+partner "server" {
+  ssid     = "SERVER"
+  password = "SRVPW"
+  address  = "127.0.0.1:%d"
+  tls      = false
+  credit   = 7
+}
+`, port)
+	if err := os.WriteFile(filepath.Join(dir, "c.hcl"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	payload := bytes.Repeat([]byte("CONFIGURED "), 30000)
+	if err := os.WriteFile(filepath.Join(dir, "orders.txt"), payload, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out := runConnector(t, dir, "send", "--config", "c.hcl", "--partner", "server", "--trail", "orders.txt")
+	if code != exitOK {
+		t.Fatalf("send --config: exit %d:\n%s", code, out)
+	}
+	if !strings.Contains(out, "credit=7") || !strings.Contains(out, "cmd=SSID") {
+		t.Errorf("partner settings or PI trail missing from the log:\n%s", out)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "inbox", "ORDERS.TXT")); err != nil || !bytes.Equal(got, payload) {
+		t.Fatalf("inbox/ORDERS.TXT: %v", err)
+	}
+	code, out = runConnector(t, dir, "send", "--config", "c.hcl", "--partner", "server", "--ssid", "OTHER", "orders.txt")
+	if code != exitUsage || !strings.Contains(out, "--ssid") {
+		t.Errorf("--ssid with --config: exit %d, want %d:\n%s", code, exitUsage, out)
+	}
+	code, out = runConnector(t, dir, "send", "--config", "c.hcl", "--partner", "nobody", "orders.txt")
+	if code != exitUsage || !strings.Contains(out, "nobody") {
+		t.Errorf("unknown partner: exit %d, want %d:\n%s", code, exitUsage, out)
+	}
+}

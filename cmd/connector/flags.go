@@ -104,12 +104,18 @@ func (f *sessionFlags) options(log *slog.Logger) (oftp.Options, error) {
 	o.Restart = !f.noRestart
 	o.Timeout = f.timeout
 	o.Logger = log
-	if f.trail {
-		o.Events.PITrail = func(pi oftp.PITrail) {
-			log.Debug("pi", "dir", pi.Direction.String(), "cmd", pi.Name, "data", printable(pi.Data))
-		}
-	}
+	f.addTrail(&o, log)
 	return o, nil
+}
+
+// addTrail logs every command in and out when --trail is set.
+func (f *sessionFlags) addTrail(o *oftp.Options, log *slog.Logger) {
+	if !f.trail {
+		return
+	}
+	o.Events.PITrail = func(pi oftp.PITrail) {
+		log.Info("pi", "dir", pi.Direction.String(), "cmd", pi.Name, "data", printable(pi.Data))
+	}
 }
 
 // printable shows a command for the PI trail; DATA payloads are summarised.

@@ -6,12 +6,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
 	"strings"
 
+	"github.com/oftp2/connector/core/config"
 	"github.com/oftp2/connector/core/oftp"
+	"github.com/oftp2/connector/core/pipeline"
 )
 
 // initiatorFlags are the flags of send and receive.
@@ -20,6 +23,10 @@ type initiatorFlags struct {
 	tlsClientFlags
 	host string
 	port int
+	sec  *securityFlags
+
+	configPath, partner string
+	vars                varFlags
 }
 
 func (f *initiatorFlags) register(fs *flag.FlagSet) {
@@ -27,14 +34,92 @@ func (f *initiatorFlags) register(fs *flag.FlagSet) {
 	f.tlsClientFlags.register(fs)
 	fs.StringVar(&f.host, "remote-host", "", "the partner's host name or address")
 	fs.IntVar(&f.port, "remote-port", 0, "the partner's port (default 3305, or 6619 with --tls)")
+	f.sec = newSecurityFlags(fs)
+	f.vars = varFlags{}
+	fs.StringVar(&f.configPath, "config", "", "take our identity and the partner's settings from this configuration file (with --partner)")
+	fs.StringVar(&f.partner, "partner", "", "with --config: the name of the partner block to call")
+	fs.Var(f.vars, "var", "with --config: set a variable, name=value (repeatable)")
 }
 
-func (f *initiatorFlags) dial(ctx context.Context, opts oftp.Options) (*oftp.Client, error) {
+// withConfigFlags are the flags that still make sense when --config supplies the session
+// settings; any other session flag would silently fight the configuration.
+var withConfigFlags = map[string]bool{
+	"config": true, "partner": true, "var": true, "log-format": true, "log-level": true, "trail": true,
+	"download-directory": true, "name-format": true, "overwrite": true,
+	"dsn": true, "format": true, "max-record-size": true, "description": true,
+}
+
+// connect builds the session options, from the flags or from --config and --partner,
+// and logs on to the partner.
+func (f *initiatorFlags) connect(ctx context.Context, fs *flag.FlagSet, log *slog.Logger, setup func(*oftp.Options)) (*oftp.Client, error) {
+	opts, addr, err := f.sessionOptions(fs, log)
+	if err != nil {
+		return nil, err
+	}
+	setup(&opts)
+	return oftp.Dial(ctx, addr, opts)
+}
+
+func (f *initiatorFlags) sessionOptions(fs *flag.FlagSet, log *slog.Logger) (oftp.Options, string, error) {
+	if f.configPath == "" {
+		if f.partner != "" || len(f.vars) > 0 {
+			return oftp.Options{}, "", usagef("--partner and --var need --config")
+		}
+		return f.flagOptions(log)
+	}
+	var conflict []string
+	fs.Visit(func(fl *flag.Flag) {
+		if !withConfigFlags[fl.Name] {
+			conflict = append(conflict, "--"+fl.Name)
+		}
+	})
+	if len(conflict) > 0 {
+		return oftp.Options{}, "", usagef("%s: with --config the partner block holds these settings", strings.Join(conflict, ", "))
+	}
+	if f.partner == "" {
+		return oftp.Options{}, "", usagef("--config needs --partner NAME")
+	}
+	src := config.Sources{}
+	cfg, diags := config.Load(f.configPath, config.Options{Vars: f.vars, Sources: src})
+	if diags.HasErrors() {
+		printDiagnostics(fs.Output(), src, diags)
+		return oftp.Options{}, "", usagef("%s has errors", f.configPath)
+	}
+	opts, pc, err := pipeline.PartnerOptions(cfg, f.partner, log)
+	if err != nil {
+		return oftp.Options{}, "", usageError{err}
+	}
+	sec, err := pipeline.SecurityFromConfig(cfg, log, nil)
+	if err != nil {
+		return oftp.Options{}, "", usageError{err}
+	}
+	if sec != nil {
+		sec.Install(&opts)
+	}
+	f.sessionFlags.addTrail(&opts, log)
+	return opts, pc.Address, nil
+}
+
+// flagOptions are the session options given entirely on the command line.
+func (f *initiatorFlags) flagOptions(log *slog.Logger) (oftp.Options, string, error) {
+	opts, err := f.options(log)
+	if err != nil {
+		return opts, "", err
+	}
 	if f.host == "" {
-		return nil, usagef("--remote-host is required")
+		return opts, "", usagef("--remote-host is required (or --config with --partner)")
 	}
 	if opts.PartnerSSIDCode == "" {
-		return nil, usagef("--partner-ssid is required: the partner's identification code")
+		return opts, "", usagef("--partner-ssid is required: the partner's identification code")
+	}
+	if opts.TLSConfig, err = f.tlsClientFlags.config(f.host); err != nil {
+		return opts, "", err
+	}
+	if opts.Dialer, err = f.tlsClientFlags.dialer(); err != nil {
+		return opts, "", err
+	}
+	if _, err := f.sec.apply(&opts, log); err != nil {
+		return opts, "", err
 	}
 	port := f.port
 	if port == 0 {
@@ -43,7 +128,7 @@ func (f *initiatorFlags) dial(ctx context.Context, opts oftp.Options) (*oftp.Cli
 			port = oftp.PortTLS
 		}
 	}
-	return oftp.Dial(ctx, net.JoinHostPort(f.host, strconv.Itoa(port)), opts)
+	return opts, net.JoinHostPort(f.host, strconv.Itoa(port)), nil
 }
 
 func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -51,7 +136,6 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(stderr)
 	var f initiatorFlags
 	f.register(fs)
-	sec := newSecurityFlags(fs)
 	dsn := fs.String("dsn", "", "virtual file name (default: the file's base name, upper case); only with one file")
 	format := fs.String("format", "U", "virtual file format: U, T, F or V")
 	lrecl := fs.Int("max-record-size", 0, "record length for F, maximum record length for V")
@@ -79,22 +163,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	opts, err := f.options(log)
-	if err != nil {
-		return err
-	}
-	if opts.TLSConfig, err = f.tlsClientFlags.config(f.host); err != nil {
-		return err
-	}
-	if opts.Dialer, err = f.tlsClientFlags.dialer(); err != nil {
-		return err
-	}
-	if _, err := sec.apply(&opts, log); err != nil {
-		return err
-	}
-	opts.DownloadDirectory = *dir
 	prog := newProgress(stderr, log)
-	prog.events(&opts.Events)
 
 	outgoing := make([]*oftp.OutgoingFile, 0, len(files))
 	for _, path := range files {
@@ -118,7 +187,10 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		prog.expect(name, st.Size())
 	}
 
-	c, err := f.dial(ctx, opts)
+	c, err := f.connect(ctx, fs, log, func(o *oftp.Options) {
+		o.DownloadDirectory = *dir
+		prog.events(&o.Events)
+	})
 	if err != nil {
 		return err
 	}
@@ -148,7 +220,6 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.SetOutput(stderr)
 	var f initiatorFlags
 	f.register(fs)
-	sec := newSecurityFlags(fs)
 	dir := fs.String("download-directory", ".", "directory for received files")
 	nameFormat := fs.String("name-format", oftp.DefaultReceivedFileNameFormat, "name of received files (macros as for serve)")
 	overwrite := fs.Bool("overwrite", false, "replace existing files")
@@ -163,28 +234,15 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	opts, err := f.options(log)
-	if err != nil {
-		return err
-	}
-	if opts.TLSConfig, err = f.tlsClientFlags.config(f.host); err != nil {
-		return err
-	}
-	if opts.Dialer, err = f.tlsClientFlags.dialer(); err != nil {
-		return err
-	}
-	if _, err := sec.apply(&opts, log); err != nil {
-		return err
-	}
 	if err := os.MkdirAll(*dir, 0o750); err != nil {
 		return err
 	}
-	opts.DownloadDirectory = *dir
-	opts.ReceivedFileNameFormat = *nameFormat
-	opts.Overwrite = *overwrite
-	newProgress(stderr, log).events(&opts.Events)
-
-	c, err := f.dial(ctx, opts)
+	c, err := f.connect(ctx, fs, log, func(o *oftp.Options) {
+		o.DownloadDirectory = *dir
+		o.ReceivedFileNameFormat = *nameFormat
+		o.Overwrite = *overwrite
+		newProgress(stderr, log).events(&o.Events)
+	})
 	if err != nil {
 		return err
 	}

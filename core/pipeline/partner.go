@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"sync"
 	"time"
 
@@ -19,6 +20,8 @@ import (
 type partner struct {
 	cfg *config.Partner
 	tls *tls.Config // nil for plain TCP
+	// dialer reaches the partner through its proxy; nil dials directly.
+	dialer oftp.Dialer
 
 	mu   sync.Mutex
 	jobs map[string]*job // by outbound + "\x00" + source file id
@@ -32,6 +35,9 @@ func (p *Pipeline) newPartner(pc *config.Partner) (*partner, error) {
 	}
 	var err error
 	if ps.tls, err = partnerTLS(pc, p.opts.Clock, p.log); err != nil {
+		return nil, err
+	}
+	if ps.dialer, err = partnerDialer(pc); err != nil {
 		return nil, err
 	}
 	return ps, nil
@@ -101,6 +107,9 @@ func (p *Pipeline) clientOptions(ps *partner) oftp.Options {
 		p.opts.Security.Install(&o)
 	}
 	o.TLSConfig = ps.tls
+	if ps.dialer != nil {
+		o.Dialer = ps.dialer
+	}
 	o.Logger = p.log.With("partner", pc.Name)
 	return o
 }
@@ -454,6 +463,29 @@ func PartnerOptions(cfg *config.Config, name string, log *slog.Logger) (oftp.Opt
 		return oftp.Options{}, nil, err
 	}
 	o.TLSConfig = tc
+	d, err := partnerDialer(pc)
+	if err != nil {
+		return oftp.Options{}, nil, err
+	}
+	if d != nil {
+		o.Dialer = d
+	}
 	o.Logger = log.With("partner", pc.Name)
 	return o, pc, nil
+}
+
+// partnerDialer reaches pc through its configured proxy; nil when it has none.
+func partnerDialer(pc *config.Partner) (oftp.Dialer, error) {
+	if pc.Proxy == nil {
+		return nil, nil
+	}
+	u := url.URL{Scheme: pc.Proxy.Scheme, Host: pc.Proxy.Address}
+	if pc.Proxy.Username != "" {
+		u.User = url.UserPassword(pc.Proxy.Username, pc.Proxy.Password.Reveal())
+	}
+	d, err := transport.NewDialer(u.String())
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: partner %q: proxy: %w", pc.Name, err)
+	}
+	return d, nil
 }
