@@ -10,9 +10,17 @@ import (
 	"github.com/oftp2/connector/core/oftp/cms/ber"
 )
 
+// DefaultCompressionLevel is the zlib level used when none is configured. On EDIFACT
+// traffic (BenchmarkCompressionLevel) level 5 output is 2% larger than zlib's default
+// level 6 for two thirds of its CPU time; level 4 is faster still, for output 11%
+// larger than level 6's. Partners behind slow or volume-priced links can set 6 or 9,
+// fast links with busy senders 1 to 4.
+const DefaultCompressionLevel = 5
+
 // CompressOptions configure a CompressedData writer.
 type CompressOptions struct {
-	// Level is the zlib level; zlib.DefaultCompression when zero.
+	// Level is the zlib level, 1 (fastest) to 9 (smallest); DefaultCompressionLevel
+	// when zero.
 	Level int
 	// ChunkSize is the size of the OCTET STRING chunks written; a default when zero.
 	ChunkSize int
@@ -30,7 +38,7 @@ type compressedWriter struct {
 func NewCompressedWriter(dst io.Writer, opts CompressOptions) (io.WriteCloser, error) {
 	level := opts.Level
 	if level == 0 {
-		level = zlib.DefaultCompression
+		level = DefaultCompressionLevel
 	}
 	head := contentInfoPrefix(oidCompressedData)
 	head = append(head, mustMarshal(0)...) // version 0 (RFC 3274 §1.1)

@@ -170,7 +170,8 @@ type Config struct {
 	MaxRemembered int
 	// ChunkSize is the CMS OCTET STRING chunk size (cms default when zero).
 	ChunkSize int
-	// CompressionLevel is the zlib level (zlib default when zero).
+	// CompressionLevel is the zlib level, 1 to 9 (cms.DefaultCompressionLevel when
+	// zero).
 	CompressionLevel int
 	Clock            func() time.Time
 	Rand             io.Reader
@@ -207,6 +208,9 @@ func New(cfg Config) (*Security, error) {
 	}
 	if cfg.MaxRemembered <= 0 {
 		cfg.MaxRemembered = 100000
+	}
+	if cfg.CompressionLevel < 0 || cfg.CompressionLevel > 9 {
+		return nil, fmt.Errorf("filesec: compression level %d, want 1 to 9 (0 for the default)", cfg.CompressionLevel)
 	}
 	s := &Security{cfg: cfg, log: cfg.Logger.With("component", "filesec"), byCode: map[string]*partnerState{},
 		sent: newMemo(cfg.MaxRemembered), received: newMemo(cfg.MaxRemembered)}
