@@ -10,4 +10,8 @@
 // returns io.EOF only after every layer has been checked to its last octet; any
 // failure is returned from Read instead of io.EOF. Consumers must not commit data
 // before they have seen io.EOF.
+//
+// NewFileWriter and NewFileReader run the layers of one file concurrently, handing
+// data on through a few pooled buffers; Protection.Sequential and
+// Verification.Sequential keep them on the caller's goroutine.
 package cms
