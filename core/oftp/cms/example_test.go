@@ -54,7 +54,10 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	io.Copy(w, strings.NewReader("UNH+1+ORDERS:D:96A:UN'\r\n"))
+	if _, err := io.Copy(w, strings.NewReader("UNH+1+ORDERS:D:96A:UN'\r\n")); err != nil {
+		w.Abort(err) // the layers run on goroutines of their own until closed or aborted
+		panic(err)
+	}
 	if err := w.Close(); err != nil {
 		panic(err)
 	}
@@ -68,6 +71,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
+	defer fr.Close() // ends the read-ahead when the file is not read to its end
 	plain, err := io.ReadAll(fr) // io.EOF only once every layer checked out
 	if err != nil {
 		if efna, nerp, ok := cms.ReasonCodes(err); ok {
