@@ -2,7 +2,10 @@ package oftp_test
 
 import (
 	"bytes"
+	"context"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/oftp2/connector/core/oftp"
@@ -421,4 +424,58 @@ func TestConformanceClientReceivingAborted(t *testing.T) {
 	cfReason(t, c.Wait(), "ESID", 5, false)
 	wait()
 	cfNothingVisible(t, opts.DownloadDirectory, true)
+}
+
+// ReceiveFiles returns only once an incoming file the partner aborted has been dropped:
+// a caller that looks at its storage right away finds nothing of it.
+func TestConformanceReceiveFilesReturnsAfterCleanup(t *testing.T) {
+	cfNoLeaks(t)
+	addr, wait := cfResponder(t, func(p *cfPeer) {
+		if _, ok := p.respond(cfAnswer(wire.Level20, 128, 8)); !ok {
+			return
+		}
+		p.expect(wire.CodeCD)
+		content := cfContent(500)
+		p.send(cfSFID("HALF", cfClientID, cfServerID, len(content)))
+		p.expect(wire.CodeSFPA)
+		p.raw(cfPack([][]byte{content}, 128)[0])
+		p.send(wire.ESID{Reason: 5})
+		p.expectClosed()
+	})
+	sink := &cfSink{}
+	opts := cfClientOptions(t)
+	opts.Receiver = oftp.ReceiverFunc(func(context.Context, *oftp.IncomingFile) (oftp.Decision, error) {
+		return oftp.Decision{Sink: sink}, nil
+	})
+	c := cfMustDial(t, addr, opts)
+	_, err := c.ReceiveFiles(cfCtx(t))
+	aborted, wrote := sink.aborted.Load(), sink.n.Load()
+	c.Wait()
+	wait()
+	cfReason(t, err, "ESID", 5, false)
+	if wrote == 0 {
+		t.Error("the sink got no data before the abort")
+	}
+	if !aborted {
+		t.Error("ReceiveFiles returned before the partial file was aborted")
+	}
+}
+
+// cfSink counts what it stores and records an abort.
+type cfSink struct {
+	n       atomic.Int64
+	aborted atomic.Bool
+}
+
+func (s *cfSink) Write(p []byte) (int, error)  { s.n.Add(int64(len(p))); return len(p), nil }
+func (s *cfSink) Commit(context.Context) error { return nil }
+
+// Abort takes its time (it yields first, as removing a file would), so that a reply
+// sent before it would reach the caller first.
+func (s *cfSink) Abort(context.Context) error {
+	for range 100 {
+		runtime.Gosched()
+	}
+	s.aborted.Store(true)
+	return nil
 }

@@ -50,7 +50,7 @@ type driver interface {
 	speak(ctx context.Context, s *session) error
 	// gotTurn is called when the turn came back to us (CD received).
 	gotTurn(s *session)
-	// finish is called once when the session ends.
+	// finish is called once when the session has ended and its cleanup is done.
 	finish(s *session, err error)
 	// listenContext is the context for waiting as listener: a caller waiting for the
 	// turn can interrupt the session with it.
@@ -434,9 +434,6 @@ func (s *session) end(err error) {
 	s.err = err
 	close(s.done)
 	_ = s.conn.Close()
-	if s.drv != nil {
-		s.drv.finish(s, err)
-	}
 }
 
 // closed reports the outcome to Events.SessionEnd; the owner calls it once the session
@@ -817,6 +814,9 @@ func (s *session) run(ctx context.Context) error {
 			continue
 		}
 	}
+	// Only now, once an interrupted incoming file has been removed or kept for a
+	// restart: a caller told the session is over may look at the directories at once.
+	s.drv.finish(s, s.err)
 	return s.err
 }
 
