@@ -426,6 +426,57 @@ func TestConformanceClientReceivingAborted(t *testing.T) {
 	cfNothingVisible(t, opts.DownloadDirectory, true)
 }
 
+// ESID 00 in the middle of a file that started after our unsolicited CD: §9.12 D (ESID
+// R=Normal in OPI) is an abort, not a normal end; the partial file is gone.
+func TestConformanceNormalESIDInFileAfterOwnCD(t *testing.T) {
+	t.Run("client", func(t *testing.T) {
+		cfNoLeaks(t)
+		addr, wait := cfResponder(t, func(p *cfPeer) {
+			if _, ok := p.respond(cfAnswer(wire.Level20, 128, 8)); !ok {
+				return
+			}
+			p.expect(wire.CodeCD)
+			content := cfContent(500)
+			p.send(cfSFID("HALF", cfClientID, cfServerID, len(content)))
+			p.expect(wire.CodeSFPA)
+			p.raw(cfPack([][]byte{content}, 128)[0])
+			p.send(wire.ESID{Reason: 0})
+			p.expectClosed()
+		})
+		opts := cfClientOptions(t)
+		c := cfMustDial(t, addr, opts)
+		files, err := c.ReceiveFiles(cfCtx(t))
+		c.Wait()
+		wait()
+		cfNothingVisible(t, opts.DownloadDirectory, true)
+		if len(files) != 0 {
+			t.Errorf("files %v", files)
+		}
+		cfReason(t, err, "ESID", 0, false)
+	})
+	t.Run("server", func(t *testing.T) {
+		cfNoLeaks(t)
+		// An end response to send brings the server to IDLELICD after its own CD.
+		ob := &oftp.SliceOutbox{Items: []*oftp.OutboxItem{{EndResponse: &oftp.EndResponse{DatasetName: "OWED",
+			Stamp: oftp.Stamp(cfStamp), Destination: cfClientID, Originator: cfServerID}}}}
+		s2 := newCFServer(t, func(_ *oftp.Options, pt *oftp.Partner) { pt.Outbox = ob })
+		p2, _ := s2.logon(cfProposal(wire.Level20, 128, 8))
+		p2.send(wire.CD{})
+		p2.expect(wire.CodeEERP)
+		p2.send(wire.RTR{})
+		p2.expect(wire.CodeCD) // server now in IDLELICD
+		content := cfContent(500)
+		p2.send(cfSFID("HALF", cfServerID, cfClientID, len(content)))
+		p2.expect(wire.CodeSFPA)
+		p2.raw(cfPack([][]byte{content}, 128)[0])
+		p2.send(wire.ESID{Reason: 0})
+		p2.expectClosed()
+		err := s2.result()
+		cfNothingVisible(t, s2.inbox, true)
+		cfReason(t, err, "ESID", 0, false)
+	})
+}
+
 // ReceiveFiles returns only once an incoming file the partner aborted has been dropped:
 // a caller that looks at its storage right away finds nothing of it.
 func TestConformanceReceiveFilesReturnsAfterCleanup(t *testing.T) {

@@ -442,3 +442,46 @@ func TestConformanceStartFileAnswers(t *testing.T) {
 		}
 	})
 }
+
+// A responder answering a larger credit than proposed: §5.3.2 SSIDCRED "otherwise a
+// protocol error will abort the session", §9.8 D (!P2): ESID 10.
+func TestConformanceCreditAnswerAboveProposal(t *testing.T) {
+	cfNoLeaks(t)
+	addr, wait := cfResponder(t, func(p *cfPeer) {
+		if _, ok := p.respond(cfAnswer(wire.Level20, 4096, 10)); !ok {
+			return
+		}
+		p.expectESID(10)
+	})
+	opts := cfClientOptions(t)
+	opts.CreditCount = 3
+	c, err := cfDial(t, addr, opts)
+	if err == nil {
+		c.Disconnect()
+	}
+	wait()
+	cfReason(t, err, "ESID", 10, true)
+}
+
+// A proposal of a future level: §5.3.2 SSIDLEV "Future release levels will have higher
+// numbers. The protocol release level is negotiable, with the lowest level being
+// selected": we answer our own highest level, 5.
+func TestConformanceFutureLevelProposal(t *testing.T) {
+	for _, lev := range []wire.Level{6, 9} {
+		cfNoLeaks(t)
+		s := newCFServer(t, nil)
+		p := s.connect()
+		b, _ := wire.Encode(nil, cfProposal(wire.Level20, 4096, 8), wire.Level20)
+		b[1] = byte('0' + lev)
+		p.raw(b)
+		cmd, raw, ok := p.next()
+		if !ok {
+			t.Fatal("no answer")
+		}
+		if a, isSSID := cmd.(wire.SSID); !isSSID || a.Level != wire.Level20 {
+			t.Errorf("proposal %d answered %q, want SSID at level 5", lev, raw)
+		}
+		p.close()
+		s.result()
+	}
+}
