@@ -46,8 +46,23 @@ func (s remoteSink) openPiped(ctx context.Context, meta FileMeta) (SinkWriter, e
 	if resp.GetOpened() == nil {
 		return nil, w.abandon(errors.New("plugin answered open with an unexpected message"))
 	}
+	// The plugin's next word (its status when it fails, or the commit's
+	// answer) may come while a write waits on a full pipe: it interrupts
+	// the write, so a plugin that fails without closing its end of the pipe
+	// cannot leave the connector waiting.
+	w.resp = make(chan streamResult, 1)
+	go func() {
+		msg, err := stream.Recv()
+		interruptPipe(pipe)
+		w.resp <- streamResult{msg, err}
+	}()
 	w.buf = make([]byte, 0, pipeBufSize)
 	return w, nil
+}
+
+type streamResult struct {
+	msg *pb.SinkResponse
+	err error
 }
 
 // pipeWriter writes a file into a data-plane pipe; Commit closes the pipe
@@ -58,6 +73,7 @@ type pipeWriter struct {
 	cancel context.CancelFunc
 	pipe   *os.File
 	stop   func() bool
+	resp   chan streamResult // the stream's next message, once opened
 	buf    []byte
 	n      int64 // bytes written to the pipe
 	err    error
@@ -79,13 +95,32 @@ func (w *pipeWriter) abandon(err error) error {
 	return err
 }
 
+// next waits for the stream's next message.
+func (w *pipeWriter) next(ctx context.Context) (*pb.SinkResponse, error) {
+	if w.resp == nil {
+		return w.stream.Recv()
+	}
+	select {
+	case r := <-w.resp:
+		w.resp = nil
+		if r.err == nil {
+			// Anything after this answer is the stream's end.
+			w.resp = make(chan streamResult, 1)
+			w.resp <- streamResult{nil, io.EOF}
+		}
+		return r.msg, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // fail reports a failed stream operation with the plugin's status.
 func (w *pipeWriter) fail(err error) error {
 	if w.err != nil {
 		return w.err
 	}
 	if err == io.EOF {
-		if _, rerr := w.stream.Recv(); rerr != nil && rerr != io.EOF {
+		if _, rerr := w.next(w.ctx); rerr != nil && rerr != io.EOF {
 			err = rerr
 		} else {
 			err = errors.New("plugin closed the stream")
@@ -104,7 +139,7 @@ func (w *pipeWriter) pipeFailed(perr error) error {
 	}
 	wctx, cancel := context.WithTimeout(w.ctx, pipeFailureWait)
 	defer cancel()
-	_, err := recvCtx(wctx, w.stream.Recv)
+	_, err := w.next(wctx)
 	if err != nil && err != io.EOF && wctx.Err() == nil {
 		return w.abandon(fromStatus(w.ctx, err))
 	}
@@ -125,6 +160,10 @@ func (w *pipeWriter) Write(p []byte) (int, error) {
 	}
 	if w.done {
 		return 0, errors.New("write after commit or abort")
+	}
+	if err := w.ctx.Err(); err != nil {
+		// The pipe closes on cancellation, but asynchronously.
+		return 0, w.abandon(err)
 	}
 	if len(p) >= directWrite {
 		if len(w.buf) > 0 {
@@ -171,7 +210,7 @@ func (w *pipeWriter) Commit(ctx context.Context) (ObjectRef, error) {
 	if err := w.stream.Send(&pb.SinkRequest{Msg: &pb.SinkRequest_Commit{Commit: &pb.CommitRequest{Size: w.n}}}); err != nil {
 		return ObjectRef{}, w.fail(err)
 	}
-	resp, err := recvCtx(ctx, w.stream.Recv)
+	resp, err := w.next(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ObjectRef{}, w.abandon(ctx.Err())
@@ -197,7 +236,7 @@ func (w *pipeWriter) Abort(ctx context.Context) error {
 	if err := w.stream.Send(&pb.SinkRequest{Msg: &pb.SinkRequest_Abort{Abort: &pb.AbortRequest{}}}); err != nil {
 		return nil // the plugin aborts when it sees the stream end
 	}
-	if _, err := recvCtx(ctx, w.stream.Recv); err != nil && err != io.EOF {
+	if _, err := w.next(ctx); err != nil && err != io.EOF {
 		return fromStatus(ctx, err)
 	}
 	return nil

@@ -31,16 +31,22 @@ import (
 // binary, logging into the returned buffer.
 func testHost(t testing.TB) (*Host, *syncBuffer) {
 	t.Helper()
+	return testHostWith(t, Options{})
+}
+
+// testHostWith is testHost with opts (Logger, Executable and Builtins are
+// set here).
+func testHostWith(t testing.TB, opts Options) (*Host, *syncBuffer) {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	h := New(Options{
-		Logger:     slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Executable: func() (string, error) { return exe, nil },
-		Builtins:   testBuiltins(),
-	})
+	opts.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	opts.Executable = func() (string, error) { return exe, nil }
+	opts.Builtins = testBuiltins()
+	h := New(opts)
 	t.Cleanup(func() { h.Close() })
 	return h, logs
 }
@@ -193,8 +199,22 @@ func TestExternalPluginEndToEnd(t *testing.T) {
 		t.Errorf("host log lacks the plugin start line:\n%s", logs)
 	}
 
-	// The whole conformance suite through the host's wrappers.
+	// The whole conformance suite through the host's wrappers, on the data
+	// plane and on gRPC chunks.
+	if !p.DataPlane() {
+		t.Error("the plugin process did not take the data plane")
+	}
 	sdktest.RunSink(t, sdktest.SinkConfig{Sink: p.Sink(), Fetch: fetcher(inbox), LargeSize: 16 << 20})
+	hc, _ := testHostWith(t, Options{NoDataPlane: true})
+	chunks := t.TempDir()
+	pc, err := hc.Start(ctx, Spec{Name: "inbox", Path: bin, SHA256: sum, Config: dirConfig(t, chunks)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pc.DataPlane() {
+		t.Error("data plane in use despite NoDataPlane")
+	}
+	sdktest.RunSink(t, sdktest.SinkConfig{Sink: pc.Sink(), Fetch: fetcher(chunks), LargeSize: 16 << 20})
 }
 
 func TestBuiltinPluginServedByOwnExecutable(t *testing.T) {
@@ -226,12 +246,21 @@ func TestBuiltinPluginServedByOwnExecutable(t *testing.T) {
 }
 
 func TestPluginKilledMidFile(t *testing.T) {
-	h, logs := testHost(t)
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) { testPluginKilledMidFile(t, tr.opts) })
+	}
+}
+
+func testPluginKilledMidFile(t *testing.T, opts Options) {
+	h, logs := testHostWith(t, opts)
 	inbox := t.TempDir()
 	ctx := context.Background()
 	p, err := h.Start(ctx, Spec{Name: "inbox", Builtin: localfs.Name, Config: dirConfig(t, inbox)})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if p.DataPlane() == opts.NoDataPlane {
+		t.Fatalf("DataPlane() = %v with NoDataPlane %v", p.DataPlane(), opts.NoDataPlane)
 	}
 	meta := sdk.FileMeta{ObjectName: "big.bin"}
 	w, err := p.Sink().Open(ctx, meta)

@@ -53,6 +53,12 @@ func testBuiltins() Builtins {
 		}
 		return p
 	}
+	b["olddp"] = func() sdk.Plugin {
+		// A plugin built with an SDK that knows no data plane ignores the
+		// socket it inherits.
+		os.Unsetenv(sdk.DataPlaneEnv)
+		return localfs.New()
+	}
 	b["discard"] = func() sdk.Plugin {
 		return sdk.Plugin{Name: "discard", Version: "1", Sink: discardSink{}}
 	}
