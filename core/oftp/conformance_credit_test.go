@@ -2,11 +2,15 @@ package oftp_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
+	"github.com/oftp2/connector/core/oftp"
 	"github.com/oftp2/connector/core/oftp/internal/wire"
 )
 
@@ -199,4 +203,121 @@ func TestConformanceCreditListener(t *testing.T) {
 			})
 		}
 	}
+}
+
+// A CDT while the speaker still has credit (§9.10 transition P: CDT in OPO) is a
+// protocol error, ESID 02: SFPA already opened the window, and taking the CDT as the next
+// window's credit would make us send EFID while the listener's count is at 0.
+func TestConformanceEarlyCDT(t *testing.T) {
+	cfNoLeaks(t)
+	const window = 3
+	addr, wait := cfResponder(t, func(p *cfPeer) {
+		if _, ok := p.respond(cfAnswer(wire.Level20, 128, window)); !ok {
+			return
+		}
+		if _, _, ok := p.expect(wire.CodeSFID); !ok {
+			return
+		}
+		// SFPA is an implicit CDT; a CDT on top of it is a protocol error.
+		p.sendTogether(wire.SFPA{}, wire.CDT{})
+		n := 0
+		for {
+			cmd, b, ok := p.next()
+			if !ok {
+				return
+			}
+			switch cmd.Code() {
+			case wire.CodeESID:
+				if r := cmd.(wire.ESID).Reason; r != 2 {
+					t.Errorf("ESID %02d (%q), want 02", r, b)
+				}
+				p.expectClosed()
+				return
+			case wire.CodeDATA:
+				n++
+				if n%window == 0 {
+					p.send(wire.CDT{})
+				}
+			case wire.CodeEFID:
+				t.Errorf("speaker took the early CDT as credit and finished the file after %d DATA buffers", n)
+				p.send(wire.EFPA{})
+				p.expect(wire.CodeCD)
+				p.send(wire.ESID{})
+				return
+			default:
+				t.Errorf("unexpected %s", cmd.Name())
+				return
+			}
+		}
+	})
+	opts := cfClientOptions(t)
+	opts.ExchangeBufferSize, opts.CreditCount = 128, window
+	c := cfMustDial(t, addr, opts)
+	_, err := c.SendFile(cfCtx(t), cfOutgoing("EARLYCDT", cfContent(125*6)))
+	if err == nil {
+		c.Logoff(cfCtx(t))
+	}
+	wait()
+	cfReason(t, err, "ESID", 2, true)
+}
+
+// A partner that aborts with ESID while we stream DATA but leaves the connection open (as
+// §9.9 WF_NDISC wants): we stop at once, and the DATA we had buffered for the rest of the
+// window is dropped rather than sent after its ESID. The source waits until the ESID is
+// on its way, so the check does not depend on how fast either goroutine runs.
+func TestConformanceDataAfterPartnerESID(t *testing.T) {
+	cfNoLeaks(t)
+	const bufSize, window = 4096, 64
+	gate := make(chan struct{})
+	var once sync.Once
+	open := func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(open)
+	after := make(chan int, 1)
+	addr, wait := cfResponder(t, func(p *cfPeer) {
+		defer open()
+		if _, ok := p.respond(cfAnswer(wire.Level20, bufSize, window)); !ok {
+			return
+		}
+		p.expect(wire.CodeSFID)
+		p.send(wire.SFPA{})
+		p.expect(wire.CodeDATA)
+		p.send(wire.ESID{Reason: 5})
+		open()
+		n := 0
+		for {
+			b, err := p.p.ReadOEB()
+			if err != nil {
+				break
+			}
+			if b[0] == wire.CodeDATA {
+				n++
+			}
+		}
+		after <- n
+	})
+	content := cfContent(4 << 20)
+	f := cfOutgoing("ABORTED", content)
+	f.Source = oftp.SourceFunc(func(context.Context, int64) (io.ReadCloser, error) {
+		// More than one buffer, then the rest once the partner has sent its ESID.
+		first := bufSize + 1000
+		return io.NopCloser(io.MultiReader(bytes.NewReader(content[:first]), &cfGated{gate: gate},
+			bytes.NewReader(content[first:]))), nil
+	})
+	opts := cfClientOptions(t)
+	opts.ExchangeBufferSize, opts.CreditCount = bufSize, window
+	c := cfMustDial(t, addr, opts)
+	_, err := c.SendFile(cfCtx(t), f)
+	wait()
+	if n := <-after; n != 0 {
+		t.Errorf("%d DATA buffers (%d KiB) sent after the partner's ESID", n, n*bufSize>>10)
+	}
+	cfReason(t, err, "ESID", 5, false)
+}
+
+// cfGated is an empty reader that first waits for its gate.
+type cfGated struct{ gate chan struct{} }
+
+func (g *cfGated) Read([]byte) (int, error) {
+	<-g.gate
+	return 0, io.EOF
 }

@@ -426,6 +426,49 @@ func TestConformanceClientReceivingAborted(t *testing.T) {
 	cfNothingVisible(t, opts.DownloadDirectory, true)
 }
 
+// An EFPA before our EFID (§9.11 transition B: EFPA in OPO) is a protocol error, ESID
+// 02; it must not be taken for the answer to the EFID that follows.
+func TestConformanceEFPABeforeEFID(t *testing.T) {
+	cfNoLeaks(t)
+	addr, wait := cfResponder(t, func(p *cfPeer) {
+		if _, ok := p.respond(cfAnswer(wire.Level20, 4096, 8)); !ok {
+			return
+		}
+		if _, _, ok := p.expect(wire.CodeSFID); !ok {
+			return
+		}
+		p.sendTogether(wire.SFPA{}, wire.EFPA{}) // acknowledges a file it has not seen
+		for {
+			cmd, b, ok := p.next()
+			if !ok {
+				return
+			}
+			switch cmd.Code() {
+			case wire.CodeESID:
+				if r := cmd.(wire.ESID).Reason; r != 2 {
+					t.Errorf("ESID %02d (%q), want 02", r, b)
+				}
+				p.expectClosed()
+				return
+			case wire.CodeDATA:
+			case wire.CodeEFID:
+				// Our side must not take the early EFPA as the answer to this EFID.
+				p.quiet()
+				p.send(wire.EFPA{})
+				p.next()
+				return
+			default:
+				t.Errorf("unexpected %s", cmd.Name())
+				return
+			}
+		}
+	})
+	c := cfMustDial(t, addr, cfClientOptions(t))
+	_, err := c.SendFile(cfCtx(t), cfOutgoing("EARLYEFPA", cfContent(1000)))
+	wait()
+	cfReason(t, err, "ESID", 2, true)
+}
+
 // ESID 00 in the middle of a file that started after our unsolicited CD: §9.12 D (ESID
 // R=Normal in OPI) is an abort, not a normal end; the partial file is gone.
 func TestConformanceNormalESIDInFileAfterOwnCD(t *testing.T) {

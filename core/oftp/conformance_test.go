@@ -123,6 +123,22 @@ func (c *cfPeer) raw(oeb []byte) bool {
 	return true
 }
 
+// sendTogether encodes the commands and writes them with one write, so that all of
+// them have reached our side once it reads the first: a test of how we treat a command
+// that arrived early does not then depend on when the partner's goroutine runs.
+func (c *cfPeer) sendTogether(cmds ...wire.Command) bool {
+	var b []byte
+	for _, cmd := range cmds {
+		oeb, err := wire.Encode(nil, cmd, c.lvl)
+		if err != nil {
+			c.t.Errorf("partner cannot encode %s: %v", cmd.Name(), err)
+			return false
+		}
+		b = append(wire.AppendSTH(b, len(oeb)), oeb...)
+	}
+	return c.octets(b)
+}
+
 // octets writes octets as given (STH included or broken on purpose).
 func (c *cfPeer) octets(b []byte) bool {
 	if err := c.p.WriteRaw(b); err != nil {

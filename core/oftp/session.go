@@ -9,8 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/oftp2/connector/core/oftp/internal/wire"
@@ -83,8 +83,14 @@ type session struct {
 	frames  chan inFrame
 	ack     chan struct{}
 	pending bool
-	done    chan struct{}
-	timer   *time.Timer
+	// in counts the octets the reader took from the connection, taken those of the
+	// buffers the session took from it; the difference is a buffer on its way to us.
+	in    countingReader
+	taken int64
+	// peek reports octets waiting in the socket; nil where it cannot be known (TLS).
+	peek  func() bool
+	done  chan struct{}
+	timer *time.Timer
 
 	encBuf     []byte
 	counter    int
@@ -119,7 +125,6 @@ func newSession(conn net.Conn, opts Options, initiator bool) *session {
 	s := &session{
 		opts:      opts,
 		conn:      conn,
-		rd:        wire.NewReader(bufio.NewReaderSize(conn, 256<<10)),
 		bw:        bufio.NewWriterSize(conn, 256<<10),
 		initiator: initiator,
 		// One buffered frame lets the reader deposit what arrives while we stream, so
@@ -128,7 +133,10 @@ func newSession(conn net.Conn, opts Options, initiator bool) *session {
 		ack:      make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		ownLevel: opts.Version.level(),
+		peek:     socketPeeker(conn),
 	}
+	s.in.r = conn
+	s.rd = wire.NewReader(bufio.NewReaderSize(&s.in, 256<<10))
 	s.wr = wire.NewWriter(s.bw)
 	s.lvl = wire.NormalizeLevel(s.ownLevel)
 	s.log = opts.Logger.With("initiator", initiator, "remote", conn.RemoteAddr().String())
@@ -169,12 +177,43 @@ func (s *session) release() {
 	}
 }
 
+// countingReader counts the octets read from the connection.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// inputWaiting reports whether the partner has sent something that has not reached
+// the session yet: octets in the socket, or read by the reader and not handed over.
+// The socket is looked at before the counters are compared a second time, so that
+// octets the reader takes meanwhile are seen in one place or the other.
+func (s *session) inputWaiting() bool {
+	if s.in.n.Load() > s.taken {
+		return true
+	}
+	if s.peek != nil && s.peek() {
+		return true
+	}
+	return s.in.n.Load() > s.taken
+}
+
 // recv waits for the partner's next command, flushing what we wrote first. Errors are
 // final for the session: the ESID (ours or theirs) has been dealt with.
 func (s *session) recv(ctx context.Context) (wire.Command, error) {
 	if err := s.flush(); err != nil {
 		return nil, err
 	}
+	return s.await(ctx)
+}
+
+// await waits for the partner's next command without flushing our output.
+func (s *session) await(ctx context.Context) (wire.Command, error) {
 	s.release()
 	s.timer.Reset(s.opts.Timeout)
 	defer s.timer.Stop()
@@ -188,24 +227,33 @@ func (s *session) recv(ctx context.Context) (wire.Command, error) {
 	}
 }
 
-// poll returns a command if one has arrived, without waiting. It hands the last
-// buffer back to the reader first, so that an abort (or a misplaced answer) sent while
-// we stream data reaches us; yield also gives the reader a chance to run at once.
-func (s *session) poll(yield bool) (wire.Command, error) {
-	if s.pending {
-		s.release()
-		if yield {
-			// Let the reader run (it may be runnable on this very thread) so that a
-			// buffer already received is not missed for a whole credit window.
-			runtime.Gosched()
-		}
-	}
+// poll returns a command the reader has already handed over, without waiting.
+func (s *session) poll() (wire.Command, error) {
 	select {
 	case f := <-s.frames:
 		return s.take(f)
 	default:
 		return nil, nil
 	}
+}
+
+// settle returns a command the partner sent before now, or nil, and hands the last
+// buffer back to the reader so that later ones reach us too. Unlike poll it does not
+// miss one still on its way: octets already in the socket or in the reader are waited
+// for (up to the inactivity timeout, should the partner stop inside a buffer). The
+// sender calls it before its buffered data goes out and before EFID, so that an abort
+// or a misplaced answer that has arrived is never taken for a later one. Over TLS only
+// the octets already decrypted can be seen.
+func (s *session) settle(ctx context.Context) (wire.Command, error) {
+	waiting := s.inputWaiting()
+	if cmd, err := s.poll(); cmd != nil || err != nil {
+		return cmd, err
+	}
+	if !waiting {
+		s.release()
+		return nil, nil
+	}
+	return s.await(ctx)
 }
 
 // take decodes a frame from the reader.
@@ -222,6 +270,7 @@ func (s *session) take(f inFrame) (wire.Command, error) {
 		return nil, s.lost(f.err)
 	}
 	s.pending = true
+	s.taken += int64(wire.STHLength + len(f.oeb))
 	s.trail(Incoming, f.oeb)
 	cmd, err := wire.Decode(f.oeb, s.lvl)
 	if err != nil {

@@ -167,9 +167,10 @@ func (s *session) sendFile(ctx context.Context, f *OutgoingFile) (res TransferRe
 	if serr != nil {
 		return s.transferFailed(res, serr)
 	}
-	// A last look for an abort or a misplaced answer before EFID.
+	// A last look for an abort or a misplaced answer (an early EFPA, §9.11 B) before
+	// EFID, which would otherwise take it for its answer.
 	if st.credit > 0 {
-		cmd, err := s.poll(true)
+		cmd, err := s.settle(ctx)
 		if err != nil {
 			return s.transferFailed(res, err)
 		}
@@ -322,10 +323,16 @@ type sender struct {
 	emitFn  func([]byte) error
 	buf     []byte
 	first   bool // the first buffer was flushed
-	emitted int
 }
 
 func (st *sender) emit(oeb []byte) error {
+	if st.s.bw.Available() < len(oeb)+wire.STHLength && st.s.bw.Buffered() > 0 {
+		// This buffer makes the write buffer go out: nothing more goes on the wire
+		// after an abort or a misplaced answer that has reached us.
+		if err := st.check(); err != nil {
+			return err
+		}
+	}
 	if err := st.s.writeOEB(oeb); err != nil {
 		return err
 	}
@@ -344,11 +351,27 @@ func (st *sender) emit(oeb []byte) error {
 	if st.credit == 0 {
 		return st.waitCDT()
 	}
-	// Look for an early abort from the partner without waiting. Answers that were
-	// already on their way when the data started (an early CDT or EFPA) are caught in
-	// the first buffers; later ones at the next poll.
-	st.emitted++
-	cmd, err := st.s.poll(st.emitted <= 3)
+	if st.s.pending {
+		// The first buffer after SFPA or CDT: whatever the partner sent right behind
+		// that answer (an early CDT or EFPA, an abort) is out of place.
+		return st.check()
+	}
+	// Between buffers only look at what the reader has handed over: no system call
+	// per buffer.
+	cmd, err := st.s.poll()
+	if err != nil {
+		return err
+	}
+	if cmd != nil {
+		return st.unexpected(cmd)
+	}
+	return nil
+}
+
+// check settles what the partner has sent so far; any command is out of place while
+// we have credit and data to send.
+func (st *sender) check() error {
+	cmd, err := st.s.settle(st.ctx)
 	if err != nil {
 		return err
 	}
@@ -368,7 +391,7 @@ func (st *sender) unexpected(cmd wire.Command) error {
 func (st *sender) waitCDT() error {
 	// Before the buffered data goes out, see whether the partner has aborted
 	// meanwhile: then the data is dropped instead of sent.
-	cmd, err := st.s.poll(true)
+	cmd, err := st.s.settle(st.ctx)
 	if err != nil {
 		return err
 	}
