@@ -71,7 +71,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	defer fr.Close() // ends the read-ahead when the file is not read to its end
+	defer fr.Close()             // ends the read-ahead when the file is not read to its end
 	plain, err := io.ReadAll(fr) // io.EOF only once every layer checked out
 	if err != nil {
 		if efna, nerp, ok := cms.ReasonCodes(err); ok {
