@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/oftp2/connector/core/oftp"
 	"github.com/oftp2/connector/core/oftp/internal/wire"
 )
 
@@ -261,4 +262,42 @@ func TestConformanceNERPAt13(t *testing.T) {
 	}
 	p.expectClosed()
 	cfReason(t, s.result(), "ESID", 1, true)
+}
+
+// An STH announcing more than the negotiated buffer in the middle of a file: refused from
+// the header (ESID 07) rather than waited for and allocated up to 99999 octets.
+func TestConformanceOversizedHeaderInFile(t *testing.T) {
+	cfNoLeaks(t)
+	s := newCFServer(t, func(o *oftp.Options, _ *oftp.Partner) { o.Timeout = 2 * cfTimeout })
+	p, _ := s.logon(cfProposal(wire.Level20, 128, 8))
+	p.send(cfSFID("BIG", cfServerID, cfClientID, 100))
+	if _, _, ok := p.expect(wire.CodeSFPA); !ok {
+		t.FailNow()
+	}
+	p.octets([]byte{0x10, 0x01, 0x86, 0xA3, 'D'}) // 99999-octet buffer announced, 1 sent
+	p.expectESID(7)
+	cfReason(t, s.result(), "ESID", 7, true)
+}
+
+// Outside a file the limit is the negotiated buffer or the bound for commands, whichever
+// is larger: a signed EERP longer than a 128-octet SSIDSDEB is taken, an STH announcing
+// 40000 octets is refused from its header (ESID 07).
+func TestConformanceCommandLengthAfterLogon(t *testing.T) {
+	cfNoLeaks(t)
+	s := newCFServer(t, nil)
+	p, _ := s.logon(cfProposal(wire.Level20, 128, 8))
+	e := cfEERP()
+	e.Hash = bytes.Repeat([]byte{0xA5}, 32)
+	e.Signature = bytes.Repeat([]byte{0x5A}, 8000)
+	p.send(e)
+	if _, _, ok := p.expect(wire.CodeRTR); !ok {
+		t.FailNow()
+	}
+	ev := s.endResponses()
+	if len(ev) != 1 || len(ev[0].Signature) != 8000 {
+		t.Fatalf("end responses %+v", ev)
+	}
+	p.octets([]byte{0x10, 0x00, 0x9C, 0x44, 'E'}) // 40000 octets announced, 1 sent
+	p.expectESID(7)
+	cfReason(t, s.result(), "ESID", 7, true)
 }

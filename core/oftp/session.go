@@ -81,8 +81,11 @@ type session struct {
 	state    state
 
 	frames  chan inFrame
-	ack     chan struct{}
+	ack     chan int // acknowledges a frame and carries the reader's buffer limit
 	pending bool
+	// readLimit is the largest exchange buffer the reader accepts from the next one on;
+	// the reader applies it when a frame is acknowledged, so only it touches rd.
+	readLimit int
 	// in counts the octets the reader took from the connection, taken those of the
 	// buffers the session took from it; the difference is a buffer on its way to us.
 	in    countingReader
@@ -129,11 +132,12 @@ func newSession(conn net.Conn, opts Options, initiator bool) *session {
 		initiator: initiator,
 		// One buffered frame lets the reader deposit what arrives while we stream, so
 		// that poll finds it.
-		frames:   make(chan inFrame, 1),
-		ack:      make(chan struct{}, 1),
-		done:     make(chan struct{}),
-		ownLevel: opts.Version.level(),
-		peek:     socketPeeker(conn),
+		frames:    make(chan inFrame, 1),
+		ack:       make(chan int, 1),
+		done:      make(chan struct{}),
+		ownLevel:  opts.Version.level(),
+		readLimit: wire.MaxBufferSize,
+		peek:      socketPeeker(conn),
 	}
 	s.in.r = conn
 	s.rd = wire.NewReader(bufio.NewReaderSize(&s.in, 256<<10))
@@ -144,7 +148,6 @@ func newSession(conn net.Conn, opts Options, initiator bool) *session {
 	s.info.RemoteAddr = conn.RemoteAddr().String()
 	s.timer = time.NewTimer(time.Hour)
 	s.timer.Stop()
-	s.rd.SetMaxBuffer(wire.MaxBufferSize)
 	go s.readLoop()
 	return s
 }
@@ -163,7 +166,8 @@ func (s *session) readLoop() {
 			return
 		}
 		select {
-		case <-s.ack:
+		case limit := <-s.ack:
+			s.rd.SetMaxBuffer(limit)
 		case <-s.done:
 			return
 		}
@@ -173,7 +177,7 @@ func (s *session) readLoop() {
 func (s *session) release() {
 	if s.pending {
 		s.pending = false
-		s.ack <- struct{}{}
+		s.ack <- s.readLimit
 	}
 }
 
@@ -611,6 +615,13 @@ func (s *session) setupSendErr(err error) error {
 	return err
 }
 
+// maxCommandBuffer bounds the commands we accept after the start of the session. The
+// longest that matter are EERP and NERP carrying a CMS signature (whose length field
+// would allow 64 KiB): a signature with its certificate chain takes a few KiB, so 32 KiB
+// leaves ample room while a partner cannot make us read a buffer near 99999 octets.
+// Secure authentication, with its AUCH challenge, is over before the bound applies.
+const maxCommandBuffer = 32 << 10
+
 // negotiate applies the partner's SSID values: the smaller buffer and credit, features
 // only when both offer them, and the file directions both modes allow.
 func (s *session) negotiate(p *wire.SSID, ownMode wire.Mode) error {
@@ -633,9 +644,6 @@ func (s *session) negotiate(p *wire.SSID, ownMode wire.Mode) error {
 	if !s.canSend && !s.canRecv {
 		return s.abort(ESIDIncompatible, fmt.Errorf("modes %c and %c leave no direction", ownMode, p.Mode))
 	}
-	// The reader keeps its 99999 limit: SSIDSDEB bounds DATA buffers, while commands
-	// (a 2.0 SFID with description, a signed EERP) may be longer than a small SDEB.
-	// receiveFile checks DATA against the negotiated size.
 	s.info.Level = versionOf(s.lvl)
 	s.info.PartnerSSID = trim(p.ID)
 	s.info.PartnerUser = trim(p.User)
@@ -650,6 +658,10 @@ func (s *session) negotiate(p *wire.SSID, ownMode wire.Mode) error {
 }
 
 func (s *session) started() {
+	// From the next buffer on, refuse what no command of this session can need. DATA is
+	// bounded by SSIDSDEB (one octet of tolerance, see receiveFile), but commands may be
+	// longer than a small SDEB: a 2.0 SFID with its description, a signed EERP or NERP.
+	s.readLimit = max(s.bufSize+1, maxCommandBuffer)
 	s.log = s.log.With("partner", s.info.PartnerSSID, "level", s.info.Level.String())
 	s.log.Info("session started", "buffer", s.bufSize, "credit", s.window, "compression", s.compress, "restart", s.restart)
 	if s.opts.Events.SessionStart != nil {

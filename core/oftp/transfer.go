@@ -605,9 +605,11 @@ func (s *session) receiveFile(ctx context.Context, c *wire.SFID) error {
 		s.opts.Events.StartTransfer(info)
 	}
 	// Inside a file only DATA, EFID and ESID may come: refuse a longer buffer from its
-	// header (ESID 07) instead of reading it. The reader is parked on the SFID.
-	s.rd.SetMaxBuffer(max(s.bufSize+1, maxESID))
-	defer s.rd.SetMaxBuffer(wire.MaxBufferSize)
+	// header (ESID 07) instead of reading it. The reader applies the limit from the
+	// buffer after the SFID on; EFID, still unacknowledged when we leave, restores it.
+	sessionLimit := s.readLimit
+	s.readLimit = max(s.bufSize+1, maxESID)
+	defer func() { s.readLimit = sessionLimit }()
 	credit := s.window
 	var octets int64
 	// OPI
