@@ -9,6 +9,13 @@
 // inside the credit window; incoming data goes to a Sink. Memory per session is bounded by
 // the buffer size, not by the file size.
 //
+// While it sends data the session keeps reading: a partner's abort stops the data at
+// once, and any other command (a CDT while credit is left, an EFPA before our EFID) is a
+// protocol error, ESID 02 (§9.10, §9.11). Before buffered data goes on the wire and
+// before EFID it also waits for a command whose octets have already reached the
+// connection, so that an early answer is never taken for a later one; over TLS this sees
+// only what has been decrypted.
+//
 // A Client performs what its caller asks (SendFile, ReceiveFiles, ChangeDirection,
 // SendEndResponse, Logoff) when it holds the turn; while the partner holds it, the
 // session stores the partner's files through Options.Receiver and answers its end
@@ -20,9 +27,14 @@
 //
 // The lowest level of both sides wins (EnforceProtocolVersion refuses another level with
 // ESID 10); an RFC 2204 peer's level "1" is read as 1.3 and answered as "1". Buffer size
-// and credit are the smaller of both offers, compression and restart need both sides.
-// A responder never answers a level above the proposal; an initiator that gets one
-// answers ESID 10. Secure authentication (SECD/AUCH/AURP) runs when both sides ask for
+// and credit are the smaller of both offers, compression and restart need both sides;
+// a responder's credit above our proposal is ESID 10 (§5.3.2 SSIDCRED), a larger buffer
+// is simply not used. A responder never answers a level above the proposal; an
+// initiator that gets one answers ESID 10. A proposal of a future level (6 to 9) is
+// answered with our highest level, as the lowest of both. After the start of the
+// session the reader refuses longer buffers from their header (ESID 07): inside a file
+// anything above the negotiated buffer size, elsewhere anything above that size or
+// 32 KiB for commands, whichever is larger. Secure authentication (SECD/AUCH/AURP) runs when both sides ask for
 // it, with the cryptography behind the SecureAuthenticator interface.
 //
 // # Records and restart
@@ -40,9 +52,8 @@
 // them). On input we accept, each time with a warning in the log: an ESID in another
 // level's layout, a responder's reserved SSID octet 47 that is not a space, a last F/V
 // record whose End-of-Record flag is missing when EFID counts it, T files sent as one
-// record per line, a CDT while we still have credit, a DATA buffer one octet over the
-// negotiated size, commands longer than a small negotiated buffer, and an ESID followed
-// at once by the partner's close. The Accord captures in ../shared/oftp/captures are
+// record per line, a DATA buffer one octet over the negotiated size, commands longer
+// than a small negotiated buffer, and an ESID followed at once by the partner's close. The Accord captures in ../shared/oftp/captures are
 // replayed against both roles in the tests (package oftptest).
 //
 // # Errors
