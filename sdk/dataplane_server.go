@@ -12,6 +12,9 @@ import (
 	"google.golang.org/grpc/status"
 )
 
+// pipeAhead is how many pipe buffers a plugin reads ahead of its sink.
+const pipeAhead = 2
+
 func (s *server) pipeBuf() *[]byte {
 	if b, ok := s.bufs.Get().(*[]byte); ok {
 		return b
@@ -69,24 +72,64 @@ func (ss *sinkServer) writePiped(stream grpc.BidiStreamingServer[pb.SinkRequest,
 	stop := context.AfterFunc(ctx, func() { interruptPipe(pipe) })
 	defer stop()
 
-	bp := ss.s.pipeBuf()
-	defer ss.s.bufs.Put(bp)
-	buf := *bp
+	// One goroutine empties the pipe while this one writes to the sink;
+	// at most pipeAhead buffers wait in between.
+	type filled struct {
+		bp  *[]byte
+		n   int
+		err error
+	}
+	full := make(chan filled, pipeAhead)
+	free := make(chan *[]byte, pipeAhead+1)
+	for range pipeAhead + 1 {
+		free <- ss.s.pipeBuf()
+	}
+	quit := make(chan struct{})
+	reading := make(chan struct{})
+	go func() {
+		defer close(reading)
+		for {
+			var bp *[]byte
+			select {
+			case bp = <-free:
+			case <-quit:
+				return
+			}
+			k, err := readFull(pipe, *bp)
+			full <- filled{bp, k, err}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(quit)
+		interruptPipe(pipe)
+		<-reading
+		for range pipeAhead + 1 {
+			select {
+			case bp := <-free:
+				ss.s.bufs.Put(bp)
+			case f := <-full:
+				ss.s.bufs.Put(f.bp)
+			default:
+			}
+		}
+	}()
 	var n int64
 	for {
-		k, rerr := readFull(pipe, buf)
-		if k > 0 {
-			if _, err := w.Write(buf[:k]); err != nil {
+		f := <-full
+		if f.n > 0 {
+			if _, err := w.Write((*f.bp)[:f.n]); err != nil {
+				free <- f.bp
 				abort()
 				return toStatus(err)
 			}
-			n += int64(k)
+			n += int64(f.n)
 		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			// Interrupted by abort, a broken stream or cancellation.
+		free <- f.bp
+		if f.err != nil {
+			// io.EOF, or interrupted by abort, a broken stream or cancellation.
 			break
 		}
 	}

@@ -20,6 +20,8 @@ import (
 
 var benchSize = flag.Int64("pipeline.bench-size", 64<<20, "size of the file BenchmarkReceiveThroughPlugin sends (use 1073741824 for 1 GiB)")
 
+var benchNoDataPlane = flag.Bool("pipeline.no-data-plane", false, "BenchmarkReceiveThroughPlugin: file bytes to the plugin as gRPC chunks instead of pipes")
+
 // inprocPlugins serves a localfs store in this process, without gRPC.
 type inprocPlugins struct{ sink sdk.Sink }
 
@@ -127,7 +129,7 @@ func sendOne(b *testing.B, addr, inbox string, size int64, n int) time.Duration 
 func BenchmarkReceiveThroughPlugin(b *testing.B) {
 	dir := b.TempDir()
 	log := slog.New(slog.DiscardHandler)
-	host := pluginhost.New(pluginhost.Options{Logger: log, Builtins: testBuiltins()})
+	host := pluginhost.New(pluginhost.Options{Logger: log, Builtins: testBuiltins(), NoDataPlane: *benchNoDataPlane})
 	defer host.Close()
 	_, viaPlugin := benchReceiver(b, filepath.Join(dir, "plugin"), func(cfg *config.Config) Plugins {
 		set, diags := StartPlugins(context.Background(), cfg, host)
