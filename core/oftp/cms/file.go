@@ -60,11 +60,11 @@ func (p *Protection) Enveloped() bool { return p.Sign || p.Compress || p.Encrypt
 
 // FileWriter protects a virtual file while it is written (see NewFileWriter).
 type FileWriter struct {
-	top     io.Writer
-	closers []io.Closer // innermost first
-	stages  []*stageWriter
-	pl      *pipeline
-	done    bool
+	top    io.Writer
+	closer io.Closer // closes every layer, innermost first; nil without layers
+	stages []*stageWriter
+	pl     *pipeline
+	done   bool
 }
 
 // NewFileWriter returns a writer that protects the plaintext written to it and writes
@@ -72,7 +72,7 @@ type FileWriter struct {
 // does not close dst). To get the EERP file hash of what was sent, write through a
 // FileHasher: NewFileWriter(io.MultiWriter(dst, hasher), p).
 //
-// Unless p.Sequential is set, the layers after the first run on goroutines of their
+// Unless p.Sequential is set, every layer but the innermost runs on a goroutine of its
 // own, so dst is written from another goroutine than the caller's. A writer that is
 // not closed must be stopped with Abort, or its goroutines stay.
 func NewFileWriter(dst io.Writer, p Protection) (*FileWriter, error) {
@@ -172,10 +172,7 @@ func NewFileWriterContext(ctx context.Context, dst io.Writer, p Protection) (fw 
 		}
 		add(sw, true)
 	}
-	self.top = w
-	if rest != nil {
-		self.closers = []io.Closer{rest}
-	}
+	self.top, self.closer = w, rest
 	return self, nil
 }
 
@@ -214,10 +211,8 @@ func (f *FileWriter) Close() error {
 	}
 	f.done = true
 	var err error
-	for _, c := range f.closers {
-		if err = c.Close(); err != nil {
-			break
-		}
+	if f.closer != nil {
+		err = f.closer.Close()
 	}
 	if perr := f.pl.failed(); perr != nil {
 		// A layer on another goroutine failed first; its error is the cause.
