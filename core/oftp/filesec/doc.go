@@ -11,8 +11,9 @@
 //
 // Outgoing files are protected on the fly: the session reads the transmitted octets
 // from a pipe fed by a goroutine that reads the source and writes SignedData,
-// CompressedData and EnvelopedData layers; memory stays at a few buffers whatever the
-// file size. The price is that the transmitted size is not known before SFID:
+// CompressedData and EnvelopedData layers, the last two each on a goroutine of its
+// own (cms.NewFileWriter), so that compression, the slowest step, does not also carry
+// hashing and encryption; memory stays at a few buffers whatever the file size. The price is that the transmitted size is not known before SFID:
 // SFIDFSIZ carries an upper estimate (it is an allocation hint; EFID carries the
 // exact count), and a secured file cannot resume at a restart point because a new
 // content key and IV give different octets: a transfer that breaks is sent again
@@ -27,7 +28,8 @@
 //
 // Incoming files are verified on the fly as well: the sink returned by
 // TransformIncoming feeds the received octets through a pipe to a goroutine that
-// decrypts, decompresses, verifies and strips V record prefixes into the next sink.
+// decompresses, verifies and strips V record prefixes into the next sink while
+// another decrypts ahead of it (cms.NewFileReader).
 // Nothing is committed before the whole structure verified; any failure aborts the
 // next sink and answers EFNA 21/22/23.
 //
