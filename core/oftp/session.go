@@ -106,6 +106,7 @@ type session struct {
 	enc        dataEncoder // reused for every outgoing file
 	readBuf    []byte
 	sth        []byte // STH of the buffer being written
+	data       wire.DATA
 	// partner is the configured partner of a responder session.
 	partner *Partner
 }
@@ -276,6 +277,12 @@ func (s *session) take(f inFrame) (wire.Command, error) {
 	s.pending = true
 	s.taken += int64(wire.STHLength + len(f.oeb))
 	s.trail(Incoming, f.oeb)
+	if f.oeb[0] == wire.CodeDATA {
+		// A receiver's hot path: one command value per session instead of one
+		// allocated per buffer. It is valid, like the buffer, until the next one.
+		s.data.Payload = f.oeb[1:]
+		return &s.data, nil
+	}
 	cmd, err := wire.Decode(f.oeb, s.lvl)
 	if err != nil {
 		// Lenient on ESID: a partner refusing us may use another level's layout

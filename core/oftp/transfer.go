@@ -621,7 +621,7 @@ func (s *session) receiveFile(ctx context.Context, c *wire.SFID) error {
 			return err
 		}
 		switch c := cmd.(type) {
-		case wire.DATA:
+		case *wire.DATA:
 			// One octet of tolerance over SDEB: some stacks count the command octet
 			// differently (PROTOCOL.md §13 item 20).
 			if len(c.Payload)+1 > s.bufSize+1 {
