@@ -11,7 +11,10 @@
 //
 // The connector starts the executable, negotiates the protocol version over
 // hashicorp/go-plugin (gRPC, mutual TLS), asks the plugin to describe itself and
-// configures it. File bytes stream in chunks; a file never has to fit in memory.
+// configures it. File bytes stream through a pipe per transfer, passed over a
+// socket the process inherits (the data plane, on Linux), or as gRPC chunks
+// where that is not available; a file never has to fit in memory. Serve sets
+// up the plugin's side of both; plugin code sees only io.Writer and io.Reader.
 // Errors returned by a plugin keep their retry advice (Retryable, Permanent),
 // their kind (ErrExists, ErrNotFound) and, for configuration errors, the
 // attribute they concern.
