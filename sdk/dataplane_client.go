@@ -56,7 +56,6 @@ func (s remoteSink) openPiped(ctx context.Context, meta FileMeta) (SinkWriter, e
 		interruptPipe(pipe)
 		w.resp <- streamResult{msg, err}
 	}()
-	w.buf = make([]byte, 0, pipeBufSize)
 	return w, nil
 }
 
@@ -74,8 +73,8 @@ type pipeWriter struct {
 	pipe   *os.File
 	stop   func() bool
 	resp   chan streamResult // the stream's next message, once opened
-	buf    []byte
-	n      int64 // bytes written to the pipe
+	buf    []byte            // gathers small writes; allocated on the first one
+	n      int64             // bytes written to the pipe
 	err    error
 	done   bool
 }
@@ -176,6 +175,10 @@ func (w *pipeWriter) Write(p []byte) (int, error) {
 			return 0, err
 		}
 		return len(p), nil
+	}
+	if w.buf == nil {
+		// Only small writes are gathered; 1 MiB writes never need this.
+		w.buf = make([]byte, 0, pipeBufSize)
 	}
 	n := 0
 	for len(p) > 0 {
