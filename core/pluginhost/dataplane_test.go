@@ -302,3 +302,36 @@ func sameBytes(a, b io.Reader) error {
 		}
 	}
 }
+
+// The source conformance suite through a plugin process on both transports.
+func TestSourceConformanceThroughHost(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			h, _ := testHostWith(t, tr.opts)
+			outbox := t.TempDir()
+			p, err := h.Start(context.Background(), Spec{Name: "outbox", Builtin: localfs.Name, Config: dirConfig(t, outbox)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.DataPlane() == tr.opts.NoDataPlane {
+				t.Fatalf("DataPlane() = %v with NoDataPlane %v", p.DataPlane(), tr.opts.NoDataPlane)
+			}
+			sdktest.RunSource(t, sdktest.SourceConfig{Source: p.Source(), Put: func(_ context.Context, name string, r io.Reader) error {
+				// Producers drop files atomically: a hidden name, then rename.
+				tmp := filepath.Join(outbox, ".put-"+name)
+				f, err := os.Create(tmp)
+				if err != nil {
+					return err
+				}
+				if _, err := io.Copy(f, r); err != nil {
+					f.Close()
+					return err
+				}
+				if err := f.Close(); err != nil {
+					return err
+				}
+				return os.Rename(tmp, filepath.Join(outbox, name))
+			}})
+		})
+	}
+}
