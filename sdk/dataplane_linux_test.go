@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -221,6 +222,44 @@ func TestDataPlaneSinkFailureMidFile(t *testing.T) {
 	}
 	if _, ok := sink.get("f"); ok {
 		t.Error("failed file committed")
+	}
+}
+
+// A sink that fails while the plugin's read-ahead buffers and the pipe are
+// all full: the read-ahead stops too and the call ends with the sink's
+// error instead of hanging.
+func TestDataPlaneSinkFailsWithReadAheadFull(t *testing.T) {
+	sink := newMemSink()
+	sink.failAt = 1
+	sink.block = make(chan struct{})
+	rp := servePiped(t, Plugin{Name: "mem", Sink: sink}, true, true)
+	w, err := rp.Sink().Open(context.Background(), FileMeta{ObjectName: "f"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var written atomic.Int64
+	done := make(chan error, 1)
+	go func() {
+		chunk := pattern(1 << 20)
+		for i := 0; i < 256; i++ {
+			if _, err := w.Write(chunk); err != nil {
+				done <- err
+				return
+			}
+			written.Add(1)
+		}
+		done <- nil
+	}()
+	// The sink holds one buffer, the read-ahead the others, the pipe one
+	// more: then the connector's writes stop.
+	for written.Load() < pipeAhead+2 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(sink.block)
+	werr := <-done
+	if werr == nil || !strings.Contains(werr.Error(), "disk quota exceeded") {
+		t.Fatalf("write into a failing sink: %v", werr)
 	}
 }
 

@@ -96,7 +96,12 @@ func (ss *sinkServer) writePiped(stream grpc.BidiStreamingServer[pb.SinkRequest,
 				return
 			}
 			k, err := readFull(pipe, *bp)
-			full <- filled{bp, k, err}
+			select {
+			case full <- filled{bp, k, err}:
+			case <-quit:
+				ss.s.bufs.Put(bp)
+				return
+			}
 			if err != nil {
 				return
 			}
