@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -219,10 +220,15 @@ func receivePipes(conn *net.UnixConn, deliver func(byte, uint64, *os.File)) erro
 // invalid, so that the caller can close them.
 func parseTransfer(msg, oob []byte) (kind byte, id uint64, fds []int, err error) {
 	cmsgs, cerr := syscall.ParseSocketControlMessage(oob)
-	for i := range cmsgs {
-		got, rerr := syscall.ParseUnixRights(&cmsgs[i])
-		if rerr == nil {
-			fds = append(fds, got...)
+	for _, m := range cmsgs {
+		// syscall.ParseUnixRights indexes past its slice when the data is
+		// not a whole number of descriptors, so the descriptors are read
+		// here; the kernel never sends such a message, a fuzzer does.
+		if m.Header.Level != syscall.SOL_SOCKET || m.Header.Type != syscall.SCM_RIGHTS || len(m.Data)%4 != 0 {
+			continue
+		}
+		for i := 0; i < len(m.Data); i += 4 {
+			fds = append(fds, int(int32(binary.NativeEndian.Uint32(m.Data[i:]))))
 		}
 	}
 	if cerr != nil {
