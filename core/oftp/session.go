@@ -103,7 +103,7 @@ type session struct {
 	err        error
 	deadline   time.Time
 	rxbuf      *bufio.Writer
-	enc        dataEncoder // reused for every outgoing file
+	enc        *wire.DataEncoder // reused for every outgoing file
 	readBuf    []byte
 	sth        []byte // STH of the buffer being written
 	data       wire.DATA

@@ -137,11 +137,7 @@ func (s *session) sendFile(ctx context.Context, f *OutgoingFile) (res TransferRe
 	// One encoder and one read buffer per session: files of any size and number
 	// allocate nothing more.
 	if s.enc == nil {
-		if s.compress {
-			s.enc = wire.NewDataEncoder(s.bufSize, true)
-		} else {
-			s.enc = newLiteralEncoder(s.bufSize)
-		}
+		s.enc = wire.NewDataEncoder(s.bufSize, s.compress)
 		s.readBuf = make([]byte, readChunk)
 	}
 	s.enc.Reset()
@@ -304,18 +300,11 @@ func (s *session) checkOutgoing(g *OutgoingFile, asU bool) error {
 	return nil
 }
 
-// dataEncoder is wire.DataEncoder or, without buffer compression, literalEncoder.
-type dataEncoder interface {
-	Write(p []byte, endOfRecord bool, emit func([]byte) error) error
-	Flush(emit func([]byte) error) error
-	Reset()
-}
-
 // sender cuts a source into records and DATA buffers within the credit window.
 type sender struct {
 	s       *session
 	ctx     context.Context
-	enc     dataEncoder
+	enc     *wire.DataEncoder
 	credit  int
 	info    TransferInfo
 	octets  int64

@@ -154,6 +154,26 @@ func (e *DataEncoder) literal(p []byte, emit func([]byte) error) error {
 				return err
 			}
 		}
+		// Whole subrecords while they fit, header and data in one step: the hot path of
+		// every uncompressed transfer.
+		n := len(e.buf)
+		for len(p) >= maxSubrecord && e.size-n >= maxSubrecord+1 {
+			b := e.buf[:n+maxSubrecord+1]
+			b[n] = maxSubrecord
+			copy(b[n+1:], p[:maxSubrecord])
+			e.litHdr, e.lastHdr = n, n
+			n += maxSubrecord + 1
+			p = p[maxSubrecord:]
+			e.buf = b
+		}
+		if len(p) == 0 {
+			break
+		}
+		if e.size-len(e.buf) < 2 {
+			if err := e.emit(emit); err != nil {
+				return err
+			}
+		}
 		e.litHdr = len(e.buf)
 		e.lastHdr = e.litHdr
 		e.buf = append(e.buf, 0)
