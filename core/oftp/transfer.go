@@ -633,7 +633,7 @@ func (s *session) receiveFile(ctx context.Context, c *wire.SFID) error {
 			} else {
 				// Without compression the payload is packed in place: one sink write
 				// per record end or buffer.
-				err = decodeLiteral(c.Payload, rx.packedData)
+				err = wire.DecodeDataPacked(c.Payload, rx.packedData)
 			}
 			if err != nil {
 				code := ESIDInvalidData
@@ -921,7 +921,7 @@ func offsetIn(buf, p []byte) int {
 	return int(d)
 }
 
-// packedData takes a stretch of record data from decodeLiteral.
+// packedData takes a stretch of record data from wire.DecodeDataPacked.
 func (rx *receiver) packedData(p []byte, eor bool) error {
 	rx.octets += int64(len(p))
 	if len(p) > 0 {

@@ -352,6 +352,39 @@ func DecodeData(payload []byte, compression bool, fn func(data []byte, endOfReco
 	return nil
 }
 
+// DecodeDataPacked walks the subrecords of an uncompressed DATA payload like DecodeData,
+// but moves the data down over the headers in place and calls fn once per record end
+// and once for the rest of the buffer, with all data of that stretch: one call per
+// record or buffer instead of one per subrecord. The payload is modified; a compressed
+// subrecord is an error (Reason 06), as DecodeData reports it without compression.
+func DecodeDataPacked(payload []byte, fn func(data []byte, endOfRecord bool) error) error {
+	w := 0
+	for i := 0; i < len(payload); {
+		h := payload[i]
+		i++
+		if h&SubrecordCompressed != 0 {
+			return dataError(ReasonInvalidData, i-1, ErrCompression)
+		}
+		n := int(h & SubrecordCountMask)
+		if n > len(payload)-i {
+			return dataError(ReasonLength, i-1, detail(ErrLength, fmt.Sprintf("%d octets announced, only %d left", n, len(payload)-i)))
+		}
+		w += copy(payload[w:], payload[i:i+n])
+		i += n
+		if h&SubrecordEoR != 0 {
+			if err := fn(payload[:w], true); err != nil {
+				return err
+			}
+			// fn is done with the data; the rest of the buffer packs from the start.
+			w = 0
+		}
+	}
+	if w > 0 {
+		return fn(payload[:w], false)
+	}
+	return nil
+}
+
 func dataError(reason, off int, err error) error {
 	return &DecodeError{Command: "DATA", Field: fmt.Sprintf("subrecord at payload offset %d", off), Reason: reason, Err: err}
 }

@@ -1,20 +1,18 @@
-package oftp
+package wire
 
 import (
 	"errors"
 	"fmt"
 	"testing"
-
-	"github.com/oftp2/connector/core/oftp/internal/wire"
 )
 
 // pieces is what a decoder reports, merged: the data of each record and whether it ended.
-func pieces(dec func([]byte, func([]byte, bool) error) error, payload []byte) ([]Record, int) {
-	var out []Record
+func packedPieces(dec func([]byte, func([]byte, bool) error) error, payload []byte) ([]packedRecord, int) {
+	var out []packedRecord
 	open := false
 	err := dec(payload, func(data []byte, eor bool) error {
 		if !open {
-			out = append(out, Record{})
+			out = append(out, packedRecord{})
 			open = true
 		}
 		r := &out[len(out)-1]
@@ -26,7 +24,7 @@ func pieces(dec func([]byte, func([]byte, bool) error) error, payload []byte) ([
 	})
 	code := 0
 	if err != nil {
-		var de *wire.DecodeError
+		var de *DecodeError
 		if !errors.As(err, &de) {
 			return nil, -1
 		}
@@ -39,16 +37,16 @@ func pieces(dec func([]byte, func([]byte, bool) error) error, payload []byte) ([
 	return out, code
 }
 
-// Record is a decoded record for the comparison.
-type Record struct {
+// packedRecord is a decoded record for the comparison.
+type packedRecord struct {
 	Data  []byte
 	Ended bool
 }
 
-func compareDecoders(t *testing.T, payload []byte) {
+func comparePacked(t *testing.T, payload []byte) {
 	t.Helper()
-	want, wcode := pieces(func(p []byte, fn func([]byte, bool) error) error { return wire.DecodeData(p, false, fn) }, append([]byte(nil), payload...))
-	got, gcode := pieces(decodeLiteral, append([]byte(nil), payload...))
+	want, wcode := packedPieces(func(p []byte, fn func([]byte, bool) error) error { return DecodeData(p, false, fn) }, append([]byte(nil), payload...))
+	got, gcode := packedPieces(DecodeDataPacked, append([]byte(nil), payload...))
 	if wcode != gcode {
 		t.Fatalf("error reason %d, codec says %d (payload %x)", gcode, wcode, payload)
 	}
@@ -60,8 +58,8 @@ func compareDecoders(t *testing.T, payload []byte) {
 	}
 }
 
-func TestDecodeLiteralMatchesCodec(t *testing.T) {
-	ref := wire.NewDataEncoder(4096, false)
+func TestDecodeDataPackedMatchesDecodeData(t *testing.T) {
+	ref := NewDataEncoder(4096, false)
 	var bufs [][]byte
 	data := make([]byte, 20000)
 	for i := range data {
@@ -72,15 +70,15 @@ func TestDecodeLiteralMatchesCodec(t *testing.T) {
 	}
 	ref.Flush(func(b []byte) error { bufs = append(bufs, append([]byte(nil), b...)); return nil })
 	for _, b := range bufs {
-		compareDecoders(t, b[1:])
+		comparePacked(t, b[1:])
 	}
-	compareDecoders(t, []byte{0x80, 0x80, 0x01, 'x', 0x81, 'y'})
-	compareDecoders(t, []byte{0x05, 'a'})
-	compareDecoders(t, []byte{0x41, 'a'})
+	comparePacked(t, []byte{0x80, 0x80, 0x01, 'x', 0x81, 'y'})
+	comparePacked(t, []byte{0x05, 'a'})
+	comparePacked(t, []byte{0x41, 'a'})
 }
 
-func FuzzDecodeLiteral(f *testing.F) {
+func FuzzDecodeDataPacked(f *testing.F) {
 	f.Add([]byte{0x83, 'a', 'b', 'c', 0x00, 0x80})
 	f.Add([]byte{0x3f})
-	f.Fuzz(func(t *testing.T, payload []byte) { compareDecoders(t, payload) })
+	f.Fuzz(func(t *testing.T, payload []byte) { comparePacked(t, payload) })
 }
