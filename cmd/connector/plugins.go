@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -55,34 +52,23 @@ func runPlugins(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		info := builtins[name]().Info()
 		fmt.Fprintf(tw, "%s\tbuiltin\t%s\t%s\tconnector plugin serve %s\n", name, info.Version, capabilities(info.Capabilities), name)
 	}
-	entries, err := os.ReadDir(pluginDir)
-	if err != nil && !os.IsNotExist(err) {
+	found, err := pluginhost.Discover(pluginDir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		tw.Flush()
-		return fmt.Errorf("plugin directory: %w", err)
+		return err
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
 	host := pluginhost.New(pluginhost.Options{Logger: slog.New(slog.DiscardHandler), Builtins: builtins})
 	defer host.Close()
-	for _, e := range entries {
-		st, err := e.Info()
-		if err != nil || !st.Mode().IsRegular() || st.Mode()&0o111 == 0 {
-			continue
-		}
-		path := filepath.Join(pluginDir, e.Name())
-		sum, err := fileSHA256(path)
+	for _, ex := range found {
+		// The checksum is the one just computed: listing describes what is installed;
+		// the configuration pins what may run.
+		p, err := host.Start(ctx, pluginhost.Spec{Name: ex.Name, Path: ex.Path, SHA256: ex.SHA256})
 		if err != nil {
-			fmt.Fprintf(tw, "%s\texternal\t-\t-\t%s (%v)\n", e.Name(), path, err)
-			continue
-		}
-		// The checksum is the one we just computed: listing describes what is
-		// installed; the configuration pins what may run.
-		p, err := host.Start(ctx, pluginhost.Spec{Name: e.Name(), Path: path, SHA256: sum})
-		if err != nil {
-			fmt.Fprintf(tw, "%s\texternal\t-\t-\t%s: %s\n", e.Name(), path, firstLine(err.Error()))
+			fmt.Fprintf(tw, "%s\texternal\t-\t-\t%s: %s\n", ex.Name, ex.Path, firstLine(err.Error()))
 			continue
 		}
 		info := p.Info()
-		fmt.Fprintf(tw, "%s\texternal\t%s\t%s\t%s sha256=%s\n", info.Name, info.Version, capabilities(info.Capabilities), path, sum)
+		fmt.Fprintf(tw, "%s\texternal\t%s\t%s\t%s sha256=%s\n", info.Name, info.Version, capabilities(info.Capabilities), ex.Path, ex.SHA256)
 		p.Close()
 	}
 	return tw.Flush()
@@ -106,19 +92,6 @@ func capabilities(c sdk.Capabilities) string {
 		return "-"
 	}
 	return strings.Join(out, ",")
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func firstLine(s string) string {
