@@ -300,10 +300,11 @@ func (r *Reader) readHeader() (Header, error) {
 	h.Constructed = b&0x20 != 0
 	h.Tag = uint32(b & 0x1f)
 	if h.Tag == 0x1f {
-		// High tag number form: base-128, at most 4 continuation octets.
+		// High tag number form: base-128 in at most 5 octets, the value at most 2^31-1,
+		// the same bound as encoding/asn1.
 		h.Tag = 0
 		for i := 0; ; i++ {
-			if i == 4 {
+			if i == 5 {
 				return h, r.syntax("tag number too large")
 			}
 			b, err = r.readByte()
@@ -313,6 +314,9 @@ func (r *Reader) readHeader() (Header, error) {
 			push(b)
 			if i == 0 && b == 0x80 {
 				return h, r.syntax("non-minimal tag number")
+			}
+			if h.Tag > 0x7fffffff>>7 {
+				return h, r.syntax("tag number too large")
 			}
 			h.Tag = h.Tag<<7 | uint32(b&0x7f)
 			if b&0x80 == 0 {
