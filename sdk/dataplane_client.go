@@ -165,11 +165,8 @@ func (w *pipeWriter) Write(p []byte) (int, error) {
 		return 0, w.abandon(err)
 	}
 	if len(p) >= directWrite {
-		if len(w.buf) > 0 {
-			if err := w.writePipe(w.buf); err != nil {
-				return 0, err
-			}
-			w.buf = w.buf[:0]
+		if err := flushGathered(&w.buf, w.writePipe); err != nil {
+			return 0, err
 		}
 		if err := w.writePipe(p); err != nil {
 			return 0, err
@@ -180,20 +177,7 @@ func (w *pipeWriter) Write(p []byte) (int, error) {
 		// Only small writes are gathered; 1 MiB writes never need this.
 		w.buf = make([]byte, 0, pipeBufSize)
 	}
-	n := 0
-	for len(p) > 0 {
-		k := copy(w.buf[len(w.buf):cap(w.buf)], p)
-		w.buf = w.buf[:len(w.buf)+k]
-		n += k
-		p = p[k:]
-		if len(w.buf) == cap(w.buf) {
-			if err := w.writePipe(w.buf); err != nil {
-				return n, err
-			}
-			w.buf = w.buf[:0]
-		}
-	}
-	return n, nil
+	return gather(&w.buf, p, w.writePipe)
 }
 
 func (w *pipeWriter) Commit(ctx context.Context) (ObjectRef, error) {
@@ -203,11 +187,8 @@ func (w *pipeWriter) Commit(ctx context.Context) (ObjectRef, error) {
 	if w.done {
 		return ObjectRef{}, errors.New("commit after commit or abort")
 	}
-	if len(w.buf) > 0 {
-		if err := w.writePipe(w.buf); err != nil {
-			return ObjectRef{}, err
-		}
-		w.buf = w.buf[:0]
+	if err := flushGathered(&w.buf, w.writePipe); err != nil {
+		return ObjectRef{}, err
 	}
 	w.closePipe()
 	if err := w.stream.Send(&pb.SinkRequest{Msg: &pb.SinkRequest_Commit{Commit: &pb.CommitRequest{Size: w.n}}}); err != nil {

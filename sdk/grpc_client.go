@@ -184,18 +184,48 @@ func (w *remoteWriter) Write(p []byte) (int, error) {
 			p = p[ChunkSize:]
 			continue
 		}
-		k := copy(w.buf[len(w.buf):cap(w.buf)], p)
-		w.buf = w.buf[:len(w.buf)+k]
+		// Gather up to one chunk; the rest of p goes round again, large parts uncopied.
+		k := min(len(p), cap(w.buf)-len(w.buf))
+		m, err := gather(&w.buf, p[:k], w.send)
+		n += m
+		if err != nil {
+			return n, err
+		}
+		p = p[k:]
+	}
+	return n, nil
+}
+
+// gather copies p into *buf and hands the buffer to flush each time it is full; it
+// returns how much of p was taken.
+func gather(buf *[]byte, p []byte, flush func([]byte) error) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		b := *buf
+		k := copy(b[len(b):cap(b)], p)
+		*buf = b[:len(b)+k]
 		n += k
 		p = p[k:]
-		if len(w.buf) == cap(w.buf) {
-			if err := w.send(w.buf); err != nil {
+		if len(*buf) == cap(*buf) {
+			if err := flush(*buf); err != nil {
 				return n, err
 			}
-			w.buf = w.buf[:0]
+			*buf = (*buf)[:0]
 		}
 	}
 	return n, nil
+}
+
+// flushGathered hands what gather holds to flush.
+func flushGathered(buf *[]byte, flush func([]byte) error) error {
+	if len(*buf) == 0 {
+		return nil
+	}
+	if err := flush(*buf); err != nil {
+		return err
+	}
+	*buf = (*buf)[:0]
+	return nil
 }
 
 func (w *remoteWriter) Commit(ctx context.Context) (ObjectRef, error) {
@@ -205,11 +235,8 @@ func (w *remoteWriter) Commit(ctx context.Context) (ObjectRef, error) {
 	if w.done {
 		return ObjectRef{}, errors.New("commit after commit or abort")
 	}
-	if len(w.buf) > 0 {
-		if err := w.send(w.buf); err != nil {
-			return ObjectRef{}, err
-		}
-		w.buf = w.buf[:0]
+	if err := flushGathered(&w.buf, w.send); err != nil {
+		return ObjectRef{}, err
 	}
 	if err := w.stream.Send(&pb.SinkRequest{Msg: &pb.SinkRequest_Commit{Commit: &pb.CommitRequest{}}}); err != nil {
 		return ObjectRef{}, w.fail(err)
